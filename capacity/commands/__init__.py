@@ -1,0 +1,1 @@
+"""One module per ``capacity`` sub-command; see :mod:`capacity.cli`."""
