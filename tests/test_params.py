@@ -1,0 +1,178 @@
+"""SizingParams: defaults, strict YAML reading and one test per error message."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capacity.errors import ParameterError
+from capacity.params import (
+    AmbiguousScalar,
+    SizingParams,
+    Surge,
+    load_params_yaml,
+)
+
+
+def test_an_empty_mapping_gives_the_defaults() -> None:
+    assert SizingParams.from_mapping({}) == SizingParams()
+
+
+def test_default_horizon_is_one_month_of_730_hours() -> None:
+    # AWS bills a month as 730 hours (8760 h / 12).
+    assert SizingParams().horizon_hours == 730.0
+
+
+def test_a_full_yaml_file_is_read_into_typed_fields() -> None:
+    text = """
+    workload: default
+    requests_per_day: 100000000
+    cpu_per_request_ms: 2.5
+    families: [t3, c5]
+    modes: [standard]
+    p99_slo_ms: 200
+    zones: 3
+    surges:
+      - {start: '2026-04-06 08:00', hours: 4, multiplier: 1.5}
+    discount_pct: 30
+    """
+
+    params = SizingParams.from_mapping(load_params_yaml(text))
+
+    assert params.families == ("t3", "c5")
+    assert params.modes == ("standard",)
+    assert params.requests_per_day == 1e8
+    assert params.surges == (Surge("2026-04-06 08:00", 4.0, 1.5),)
+    assert isinstance(params.p99_slo_ms, float)
+
+
+def test_yaml_octal_looking_integer_is_kept_ambiguous() -> None:
+    value = load_params_yaml("horizon_hours: 0730")["horizon_hours"]
+
+    assert isinstance(value, AmbiguousScalar)
+    assert "octal number 472" in value.reason  # 7*64 + 3*8 + 0 = 472
+
+
+def test_yaml_octal_looking_integer_is_rejected_by_name() -> None:
+    values = load_params_yaml("horizon_hours: 0730")
+
+    with pytest.raises(ParameterError, match=r"horizon_hours: .*octal.*leading zero"):
+        SizingParams.from_mapping(values)
+
+
+def test_yaml_base_60_integer_is_rejected_by_name() -> None:
+    values = load_params_yaml("warning_hours: 1:30")
+
+    with pytest.raises(ParameterError, match=r"warning_hours: .*base-60"):
+        SizingParams.from_mapping(values)
+
+
+def test_plain_yaml_integers_still_read_as_numbers() -> None:
+    assert load_params_yaml("zones: 3\nmax_count: 1_000") == {
+        "zones": 3,
+        "max_count": 1000,
+    }
+
+
+def test_a_date_is_rejected_with_the_advice_to_quote_it() -> None:
+    with pytest.raises(
+        ParameterError, match=r"surges\[0\].start=.*read as a date.*quote"
+    ):
+        SizingParams.from_mapping(
+            load_params_yaml(
+                "surges:\n  - {start: 2026-04-06, hours: 2, multiplier: 2}"
+            )
+        )
+
+
+def test_a_date_for_a_number_is_rejected() -> None:
+    with pytest.raises(
+        ParameterError, match=r"horizon_hours=2026-01-05 was read as a date"
+    ):
+        SizingParams.from_mapping({"horizon_hours": datetime.date(2026, 1, 5)})
+
+
+def test_a_huge_integer_is_rejected() -> None:
+    with pytest.raises(ParameterError, match=r"max_count=10{12} is larger than"):
+        SizingParams.from_mapping({"max_count": 10**12})
+
+
+def test_an_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(
+        ParameterError, match=r"unknown parameter 'p99_slo'.*'p99_slo_ms'"
+    ):
+        SizingParams.from_mapping({"p99_slo": 200})
+
+
+def test_a_yaml_boolean_for_text_is_rejected() -> None:
+    # YAML 1.1 reads an unquoted `no` as False.
+    with pytest.raises(
+        ParameterError, match=r"os=False is a bool, but os must be text"
+    ):
+        SizingParams.from_mapping(load_params_yaml("os: no"))
+
+
+def test_a_boolean_for_a_number_is_rejected() -> None:
+    with pytest.raises(ParameterError, match=r"zones=True is a bool"):
+        SizingParams.from_mapping({"zones": True})
+
+
+def test_a_fractional_count_is_rejected() -> None:
+    with pytest.raises(ParameterError, match=r"max_count=2.5 .* a whole number"):
+        SizingParams.from_mapping({"max_count": 2.5})
+
+
+def test_a_string_number_is_rejected() -> None:
+    # YAML 1.1 reads `1e3` (no dot) as the text '1e3'.
+    with pytest.raises(ParameterError, match=r"p99_slo_ms='1e3' is a str"):
+        SizingParams.from_mapping(load_params_yaml("p99_slo_ms: 1e3"))
+
+
+@pytest.mark.parametrize(
+    ("values", "pattern"),
+    [
+        ({"p99_slo_ms": 0}, r"p99_slo_ms=0.0 must be greater than zero"),
+        ({"headroom_frac": 20}, r"headroom_frac=20.0 is outside \[0, 1\)"),
+        ({"slo_share_frac": 0}, r"slo_share_frac=0.0 is outside \(0, 1\]"),
+        ({"discount_pct": 100}, r"discount_pct=100.0 is outside \[0, 100\)"),
+        ({"modes": ["unlimted"]}, r"modes: unknown value 'unlimted'; did you mean"),
+        ({"modes": []}, r"modes is empty"),
+        ({"os": "macos"}, r"os: unknown value 'macos'"),
+        ({"initial_credits": "ful"}, r"initial_credits: unknown value 'ful'"),
+        ({"surges": [{"start": "x", "hours": 1, "multiplier": 2}]}, r"not an ISO"),
+        ({"surges": [{"start": "2026-04-06", "hours": 1}]}, r"give exactly start"),
+        ({"surges": "big"}, r"surges='big' is a str"),
+        (
+            {"surges": [{"start": "2026-04-06", "hours": 0, "multiplier": 2}]},
+            r"surges\[0\].hours=0.0 must be greater than zero",
+        ),
+    ],
+)
+def test_out_of_range_values_are_rejected(values: dict, pattern: str) -> None:
+    with pytest.raises(ParameterError, match=pattern):
+        SizingParams.from_mapping(values)
+
+
+def test_not_a_mapping_is_rejected() -> None:
+    with pytest.raises(ParameterError, match=r"mapping of names to values, got list"):
+        load_params_yaml("- 1\n- 2")
+
+
+def test_invalid_yaml_is_rejected() -> None:
+    with pytest.raises(ParameterError, match=r"not valid YAML"):
+        load_params_yaml("a: [1, 2")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    p99_slo_ms=st.floats(min_value=1e-3, max_value=1e6),
+    zones=st.integers(min_value=1, max_value=6),
+)
+def test_round_trip_through_a_mapping(p99_slo_ms: float, zones: int) -> None:
+    params = SizingParams.from_mapping({"p99_slo_ms": p99_slo_ms, "zones": zones})
+
+    assert SizingParams.from_mapping(dataclasses.asdict(params)) == params
