@@ -277,7 +277,7 @@ def daily_profile(
     k = _von_mises_exponent(float(peak_to_mean), cosines[:steps_per_day])
     daily = np.exp(k * (cosines - 1.0))
 
-    weekend = np.asarray(index.dayofweek >= 5)
+    weekend = np.asarray(index.day_of_week >= 5)
     weekly = np.where(weekend, 1.0 - weekly_dip_frac, 1.0)
     growth = (1.0 + growth_frac_per_day) ** (elapsed_s / SECONDS_PER_DAY)
     rng = np.random.default_rng(seed)
