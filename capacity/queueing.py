@@ -1,0 +1,755 @@
+"""Queueing models: from utilisation to waiting, response-time percentiles and probes.
+
+Erlang B and C, the exact M/M/c waiting- and response-time distributions, the
+Allen-Cunneen M/G/c approximation with its tail heuristic, the GI/M/1 queue a target
+sees under round-robin routing, and the health-check probe models of QUEUEING.md
+section 3.3. Every function is vectorised with numpy broadcasting over its arguments
+(``servers`` may be an array); times are seconds. At or above saturation the M/M/c
+means and quantiles are ``inf``; the fluid model for overload lives in
+:mod:`capacity.fleet`.
+
+Internally the formulas run in units of the mean service time (mu = 1), so that
+``offered_load`` a = lambda E[S] and ``servers`` c are the only shape parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.linalg import expm
+from scipy.special import gammaln
+from scipy.stats import poisson
+
+from capacity.errors import ModelError
+
+FloatArray = NDArray[np.float64]
+
+BISECTION_STEPS = 64
+
+
+def _as_servers(servers: ArrayLike) -> FloatArray:
+    """Server counts as floats, rejected unless whole numbers of at least 1."""
+    count = np.asarray(servers, dtype=float)
+    if np.any(~np.isfinite(count)) or np.any(count < 1) or np.any(count % 1 != 0):
+        raise ModelError(
+            f"servers={servers!r} must be whole numbers >= 1 (workers or vCPUs per "
+            "target); round to an integer count"
+        )
+    return count
+
+
+def _as_nonnegative(name: str, value: ArrayLike) -> FloatArray:
+    """A finite, non-negative array, or a ModelError naming the argument."""
+    array = np.asarray(value, dtype=float)
+    if np.any(~np.isfinite(array)) or np.any(array < 0):
+        raise ModelError(
+            f"{name}={value!r} must be finite and >= 0; pass a rate or time"
+        )
+    return array
+
+
+def _as_positive(name: str, value: ArrayLike) -> FloatArray:
+    """A finite, strictly positive array, or a ModelError naming the argument."""
+    array = np.asarray(value, dtype=float)
+    if np.any(~np.isfinite(array)) or np.any(array <= 0):
+        raise ModelError(f"{name}={value!r} must be finite and > 0; pass a duration")
+    return array
+
+
+def _as_probability(name: str, value: ArrayLike) -> FloatArray:
+    """A probability strictly inside (0, 1), as used for quantile levels."""
+    array = np.asarray(value, dtype=float)
+    if np.any(~(array > 0)) or np.any(~(array < 1)):
+        raise ModelError(
+            f"{name}={value!r} must lie strictly between 0 and 1 (0.99 for p99)"
+        )
+    return array
+
+
+def erlang_b(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
+    """Erlang B: the probability an arrival finds all servers busy in M/M/c/c.
+
+    Parameters
+    ----------
+    servers : array_like of int
+        Number of servers c [count], >= 1.
+    offered_load : array_like of float
+        Offered load a = lambda / mu [Erlang], >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        B(c, a) [0..1], broadcast over the inputs.
+
+    Raises
+    ------
+    ModelError
+        If ``servers`` is not a whole number >= 1 or ``offered_load`` is negative.
+
+    Notes
+    -----
+    Jagerman's recursion B_0 = 1, B_k = a B_{k-1} / (k + a B_{k-1}) needs no
+    factorials and stays exact for thousands of servers; the loop runs to max(c).
+
+    References
+    ----------
+    http://jungar.net/network/erlang.html ; https://github.com/DrQz/pdq-qnm-pkg
+
+    Examples
+    --------
+    >>> round(float(erlang_b(2, 1.0)), 12)
+    0.2
+    """
+    count, load = np.broadcast_arrays(
+        _as_servers(servers), _as_nonnegative("offered_load", offered_load)
+    )
+    blocking = np.ones(load.shape)
+    result = np.ones(load.shape)
+
+    for k in range(1, int(count.max(initial=1)) + 1):
+        blocking = load * blocking / (k + load * blocking)
+        result = np.where(count == k, blocking, result)
+    return result
+
+
+def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
+    """Erlang C: the probability an arrival waits in M/M/c, from Erlang B.
+
+    Parameters
+    ----------
+    servers : array_like of int
+        Number of servers c [count], >= 1.
+    offered_load : array_like of float
+        Offered load a [Erlang], >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        C(c, a) [0..1]; 1 at or above saturation (a >= c).
+
+    Raises
+    ------
+    ModelError
+        As :func:`erlang_b`.
+
+    Notes
+    -----
+    C = c B / (c - a (1 - B)), the stable form (no factorials).
+
+    References
+    ----------
+    https://en.wikipedia.org/wiki/M/M/c_queue
+
+    Examples
+    --------
+    >>> round(float(erlang_c(2, 1.0)), 12)
+    0.333333333333
+    """
+    count = _as_servers(servers)
+    load = _as_nonnegative("offered_load", offered_load)
+    blocking = erlang_b(count, load)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        waiting = count * blocking / (count - load * (1.0 - blocking))
+    return np.where(load < count, waiting, 1.0)
+
+
+def mmc_empty_probability(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
+    """P0, the probability that an M/M/c system is empty.
+
+    Parameters
+    ----------
+    servers : array_like of int
+        Number of servers c [count].
+    offered_load : array_like of float
+        Offered load a [Erlang].
+
+    Returns
+    -------
+    numpy.ndarray
+        P0 [0..1]; 0 at or above saturation.
+
+    Notes
+    -----
+    Since sum_{k<=c} a^k/k! = (a^c/c!) / B, P0 = 1 / ((a^c/c!) (1/B - 1 + 1/(1 - rho))),
+    with a^c/c! taken through logarithms so that large c does not overflow.
+
+    References
+    ----------
+    HP 12C Solutions Handbook, "Queuing and Waiting Theory".
+
+    Examples
+    --------
+    >>> round(float(mmc_empty_probability(2, 20 / 30)), 12)
+    0.5
+    """
+    count = _as_servers(servers)
+    load = _as_nonnegative("offered_load", offered_load)
+    utilisation = load / count
+    blocking = erlang_b(count, load)
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_last_term = count * np.log(load) - gammaln(count + 1.0)
+        inverse = np.exp(log_last_term) * (1 / blocking - 1 + 1 / (1 - utilisation))
+        empty = np.where(load == 0, 1.0, 1.0 / inverse)
+    return np.where(utilisation < 1, empty, 0.0)
+
+
+def mmc_mean_wait_s(
+    servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> FloatArray:
+    """Mean time in queue E[Wq] of an M/M/c queue.
+
+    Parameters
+    ----------
+    servers : array_like of int
+        Number of servers c [count].
+    arrival_per_s : array_like of float
+        Arrival rate lambda [1/s].
+    service_s : array_like of float
+        Mean service time E[S] [s], > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        E[Wq] = C / (c mu - lambda) [s]; inf at or above saturation.
+
+    References
+    ----------
+    https://en.wikipedia.org/wiki/M/M/c_queue
+
+    Examples
+    --------
+    >>> round(float(mmc_mean_wait_s(1, 80.0, 0.010)), 12)
+    0.04
+    """
+    count = _as_servers(servers)
+    service = _as_positive("service_s", service_s)
+    load = _as_nonnegative("arrival_per_s", arrival_per_s) * service
+    waiting = erlang_c(count, load)
+
+    with np.errstate(divide="ignore"):
+        mean_wait = waiting * service / (count - load)
+    return np.where(load < count, mean_wait, np.inf)
+
+
+def mmc_mean_response_s(
+    servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> FloatArray:
+    """Mean response (sojourn) time E[T] = E[Wq] + E[S] of an M/M/c queue [s].
+
+    Parameters are those of :func:`mmc_mean_wait_s`.
+
+    Examples
+    --------
+    >>> round(float(mmc_mean_response_s(1, 80.0, 0.010)), 12)
+    0.05
+    """
+    return mmc_mean_wait_s(servers, arrival_per_s, service_s) + np.asarray(service_s)
+
+
+def mmc_mean_in_system(
+    servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> FloatArray:
+    """Mean number in system L = lambda E[T] (Little's law) [requests].
+
+    Parameters are those of :func:`mmc_mean_wait_s`.
+
+    Examples
+    --------
+    >>> round(float(mmc_mean_in_system(2, 20 / 3600, 3600 / 30)), 12)
+    0.75
+    """
+    arrivals = np.asarray(arrival_per_s, dtype=float)
+    return arrivals * mmc_mean_response_s(servers, arrival_per_s, service_s)
+
+
+def _wait_shape(
+    servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """C, theta in units of 1/E[S] (0 when unstable), and E[S] [s], broadcast."""
+    count = _as_servers(servers)
+    service = _as_positive("service_s", service_s)
+    load = _as_nonnegative("arrival_per_s", arrival_per_s) * service
+    waiting = erlang_c(count, load)
+
+    decay = np.maximum(count - load, 0.0)
+    return np.broadcast_arrays(waiting, decay, service)  # type: ignore[return-value]
+
+
+def mmc_wait_survival(
+    t_s: ArrayLike, servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> FloatArray:
+    """P(Wq > t) = C exp(-theta t) for an M/M/c queue, theta = c mu - lambda.
+
+    Parameters
+    ----------
+    t_s : array_like of float
+        Time [s], >= 0.
+    servers, arrival_per_s, service_s
+        As :func:`mmc_mean_wait_s`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Survival probability [0..1]; 1 when unstable.
+
+    Examples
+    --------
+    >>> round(float(mmc_wait_survival(0.0, 1, 50.0, 0.010)), 12)
+    0.5
+    """
+    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+    time = _as_nonnegative("t_s", t_s)
+    return waiting * np.exp(-decay * time / service)
+
+
+def mmc_wait_quantile_s(
+    p: ArrayLike, servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> FloatArray:
+    """Quantile of the M/M/c waiting time: 0 if p <= 1 - C, else ln(C/(1-p))/theta.
+
+    Parameters
+    ----------
+    p : array_like of float
+        Quantile level in (0, 1) [frac], e.g. 0.99.
+    servers, arrival_per_s, service_s
+        As :func:`mmc_mean_wait_s`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Waiting-time quantile [s]; inf when unstable.
+
+    Examples
+    --------
+    >>> round(float(mmc_wait_quantile_s(0.95, 1, 50.0, 0.010)) * 1000, 8)
+    46.05170186
+    """
+    level = _as_probability("p", p)
+    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = np.log(waiting / (1 - level)) * service / decay
+    quantile = np.where(level <= 1 - waiting, 0.0, tail)
+    return np.where(decay > 0, quantile, np.inf)
+
+
+def _response_survival_units(
+    t_units: FloatArray, waiting: FloatArray, decay: FloatArray
+) -> FloatArray:
+    """P(T > t) with t in mean service times: e^-t + C (e^-theta t - e^-t)/(1 - theta).
+
+    The convolution term is e^-t expm1((1 - theta) t) / (1 - theta) near theta = 1 and
+    its limit t e^-t at theta = 1 exactly (a = c - 1), QUEUEING.md 1.6.
+    """
+    gap = 1.0 - decay
+    scaled = gap * t_units
+    safe_gap = np.where(gap == 0, 1.0, gap)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        near = np.exp(-t_units) * np.expm1(scaled) / safe_gap
+        far = (np.exp(-decay * t_units) - np.exp(-t_units)) / safe_gap
+    convolution = np.where(np.abs(scaled) < 1, near, far)
+
+    convolution = np.where(gap == 0, t_units * np.exp(-t_units), convolution)
+    return np.exp(-t_units) + waiting * convolution
+
+
+def mmc_response_survival(
+    t_s: ArrayLike, servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> FloatArray:
+    """Exact P(T > t) for the M/M/c (FCFS) response time T = Wq + S.
+
+    Parameters
+    ----------
+    t_s : array_like of float
+        Time [s], >= 0.
+    servers, arrival_per_s, service_s
+        As :func:`mmc_mean_wait_s`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Survival probability [0..1]; 1 when unstable.
+
+    Notes
+    -----
+    P(T > t) = e^{-mu t} + C mu (e^{-theta t} - e^{-mu t}) / (mu - theta), with the
+    a = c - 1 branch e^{-mu t} (1 + C mu t) (QUEUEING.md 1.6).
+
+    Examples
+    --------
+    >>> f"{float(mmc_response_survival(1.0, 2, 24.0, 0.050)):.4e}"
+    '2.5063e-07'
+    """
+    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+    time = _as_nonnegative("t_s", t_s)
+    survival = _response_survival_units(time / service, waiting, decay)
+    return np.where(decay > 0, survival, 1.0)
+
+
+def _response_quantile_units(
+    level: FloatArray, waiting: FloatArray, decay: FloatArray
+) -> FloatArray:
+    """Quantile of T in mean service times, by vectorised bisection (decay > 0)."""
+    level, waiting, decay = np.broadcast_arrays(level, waiting, decay)
+    tail = 1.0 - level
+    with np.errstate(divide="ignore"):
+        wait_bound = np.log(np.maximum(2 * waiting / tail, 1.0)) / decay
+    low = np.zeros(level.shape)
+    high = 2.0 * np.maximum(wait_bound, np.log(2 / tail))
+
+    for _ in range(BISECTION_STEPS):
+        middle = 0.5 * (low + high)
+        above = _response_survival_units(middle, waiting, decay) > tail
+        low = np.where(above, middle, low)
+        high = np.where(above, high, middle)
+    return 0.5 * (low + high)
+
+
+def mmc_response_quantile_s(
+    p: ArrayLike, servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
+) -> FloatArray:
+    """Quantile of the exact M/M/c response time (p50, p99, ...).
+
+    Parameters
+    ----------
+    p : array_like of float
+        Quantile level in (0, 1) [frac].
+    servers, arrival_per_s, service_s
+        As :func:`mmc_mean_wait_s`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Response-time quantile [s]; inf when unstable.
+
+    Notes
+    -----
+    No closed form for c > 1: solved by bisection on the strictly decreasing survival
+    function of :func:`mmc_response_survival`, 64 halvings of a proven bracket.
+
+    Examples
+    --------
+    >>> round(float(mmc_response_quantile_s(0.5, 2, 24.0, 0.050)) * 1000, 3)
+    57.636
+    """
+    level = _as_probability("p", p)
+    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+    stable_decay = np.where(decay > 0, decay, 1.0)
+
+    quantile = _response_quantile_units(level, waiting, stable_decay) * service
+    return np.where(decay > 0, quantile, np.inf)
+
+
+def allen_cunneen_mean_wait_s(
+    servers: ArrayLike,
+    arrival_per_s: ArrayLike,
+    service_s: ArrayLike,
+    *,
+    arrival_scv: ArrayLike = 1.0,
+    service_scv: ArrayLike = 1.0,
+) -> FloatArray:
+    """Allen-Cunneen approximation of E[Wq] for G/G/c: E[Wq]_MMc (ca^2 + cs^2) / 2.
+
+    Parameters
+    ----------
+    servers, arrival_per_s, service_s
+        As :func:`mmc_mean_wait_s`.
+    arrival_scv : array_like of float
+        Squared coefficient of variation of inter-arrival times [dimensionless].
+    service_scv : array_like of float
+        Squared coefficient of variation of service times [dimensionless].
+
+    Returns
+    -------
+    numpy.ndarray
+        Approximate mean wait [s]; inf when unstable.
+
+    Notes
+    -----
+    Exact for M/M/c and, through Pollaczek-Khinchine, for M/G/1; errors of -3 % to
+    +13 % are usual for M/G/c (QUEUEING.md 1.8, section 4).
+
+    References
+    ----------
+    https://github.com/A-Herzog/QueueSim (``queuesim/analytic/ac_approx.py``)
+
+    Examples
+    --------
+    >>> round(float(allen_cunneen_mean_wait_s(1, 80.0, 0.010, service_scv=0.0)), 12)
+    0.02
+    """
+    variability = 0.5 * (
+        _as_nonnegative("arrival_scv", arrival_scv)
+        + _as_nonnegative("service_scv", service_scv)
+    )
+    return mmc_mean_wait_s(servers, arrival_per_s, service_s) * variability
+
+
+def mgc_response_quantile_s(
+    p: ArrayLike,
+    servers: ArrayLike,
+    arrival_per_s: ArrayLike,
+    service_s: ArrayLike,
+    *,
+    service_scv: ArrayLike = 1.0,
+) -> FloatArray:
+    """Heuristic M/G/c response-time quantile from the Allen-Cunneen tail.
+
+    Parameters
+    ----------
+    p : array_like of float
+        Quantile level in (0, 1) [frac].
+    servers, arrival_per_s, service_s
+        As :func:`mmc_mean_wait_s`.
+    service_scv : array_like of float
+        Squared coefficient of variation of service times [dimensionless].
+
+    Returns
+    -------
+    numpy.ndarray
+        Approximate response-time quantile [s]; inf when unstable.
+
+    Notes
+    -----
+    Keeps P(Wq > 0) = C(c, a) and takes the conditional wait as exponential with mean
+    E[Wq]_AC / C (QUEUEING.md 1.8, a heuristic: -26 % to +8 % on the wait p99). The
+    tagged request's own service time is kept exponential, so the result equals
+    :func:`mmc_response_quantile_s` at ``service_scv = 1`` and is approximate
+    otherwise.
+
+    Examples
+    --------
+    >>> round(float(mgc_response_quantile_s(0.5, 2, 24.0, 0.050)) * 1000, 3)
+    57.636
+    """
+    level = _as_probability("p", p)
+    variability = 0.5 * (1.0 + _as_nonnegative("service_scv", service_scv))
+    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+    stable_decay = np.where(decay > 0, decay / variability, 1.0)
+
+    quantile = _response_quantile_units(level, waiting, stable_decay) * service
+    return np.where(decay > 0, quantile, np.inf)
+
+
+def round_robin_wait_probability(
+    targets: ArrayLike, utilisation_frac: ArrayLike
+) -> FloatArray:
+    """sigma of the GI/M/1 queue one target sees under round robin over N targets.
+
+    Parameters
+    ----------
+    targets : array_like of int
+        Number N of identical single-worker targets sharing a Poisson stream [count].
+    utilisation_frac : array_like of float
+        Per-target utilisation rho in [0, 1) [frac].
+
+    Returns
+    -------
+    numpy.ndarray
+        sigma = P(wait) [0..1]: the root in (0, 1) of sigma = (N rho /
+        (N rho + 1 - sigma))^N; sojourn time is then Exp(mu (1 - sigma)).
+
+    Raises
+    ------
+    ModelError
+        If ``utilisation_frac`` is outside [0, 1) or ``targets`` not a count >= 1.
+
+    Notes
+    -----
+    Each target receives every N-th arrival, so its gaps are Erlang(N, lambda)
+    (QUEUEING.md 1.9); N = 1 gives M/M/1 (sigma = rho), N -> inf gives D/M/1.
+
+    Examples
+    --------
+    >>> round(float(round_robin_wait_probability(1, 0.6)), 12)
+    0.6
+    """
+    count = _as_servers(targets)
+    rho = _as_nonnegative("utilisation_frac", utilisation_frac)
+    if np.any(rho >= 1):
+        raise ModelError(
+            f"utilisation_frac={utilisation_frac!r} must be < 1 for a stable GI/M/1 "
+            "target; use the fluid model of capacity.fleet for overload"
+        )
+    count, rho = np.broadcast_arrays(count, rho)
+    low, high = np.zeros(rho.shape), np.ones(rho.shape)
+
+    for _ in range(BISECTION_STEPS):
+        middle = 0.5 * (low + high)
+        transform = (count * rho / (count * rho + 1 - middle)) ** count
+        below_root = middle < transform
+        low = np.where(below_root, middle, low)
+        high = np.where(below_root, high, middle)
+    return np.where(rho > 0, 0.5 * (low + high), 0.0)
+
+
+def probe_failure_probability(
+    timeout_s: ArrayLike,
+    servers: ArrayLike,
+    arrival_per_s: ArrayLike,
+    service_s: ArrayLike,
+    *,
+    probe_s: ArrayLike = 0.0,
+) -> FloatArray:
+    """Probability one health-check probe times out: P(Wq > tau - h) (QUEUEING.md 3.3).
+
+    Parameters
+    ----------
+    timeout_s : array_like of float
+        Health-check timeout tau [s], > 0.
+    servers, arrival_per_s, service_s
+        The target's M/M/c queue, as :func:`mmc_mean_wait_s`.
+    probe_s : array_like of float
+        The probe's own processing time h at the target's current speed [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        p [0..1]; 1 when the target is unstable or the probe alone exceeds tau.
+
+    Notes
+    -----
+    The probe waits in the same FCFS queue as requests. Successive probes are not
+    independent; use :func:`probe_chain` for consecutive failures.
+
+    Examples
+    --------
+    >>> round(float(probe_failure_probability(0.1, 1, 50.0, 0.010)), 10)
+    0.0033689735
+    """
+    slack = _as_positive("timeout_s", timeout_s) - _as_nonnegative("probe_s", probe_s)
+    survival = mmc_wait_survival(
+        np.maximum(slack, 0.0), servers, arrival_per_s, service_s
+    )
+    return np.where(slack > 0, survival, 1.0)
+
+
+@dataclass(frozen=True)
+class ProbeChain:
+    """Consecutive health-check failures of one M/M/c target, probes correlated."""
+
+    failure_frac: float  # P(a probe fails), stationary [0..1]
+    repeat_failure_frac: float  # P(next probe fails | this one failed) [0..1]
+    checks_to_unhealthy: float  # expected probes until k consecutive failures [count]
+    hours_to_unhealthy: float  # checks_to_unhealthy x interval [hours]
+    independent_checks_to_unhealthy: float  # the same under independence [count]
+
+
+def _birth_death_generator(size: int, servers: int, arrival: float) -> FloatArray:
+    """Generator of the M/M/c number-in-system chain truncated at size - 1 (mu = 1)."""
+    generator = np.zeros((size, size))
+    states = np.arange(size)
+    generator[states[:-1], states[:-1] + 1] = arrival
+    generator[states[1:], states[1:] - 1] = np.minimum(states[1:], servers)
+    generator[states, states] = -generator.sum(axis=1)
+    return generator
+
+
+def probe_chain(
+    timeout_s: float,
+    interval_s: float,
+    unhealthy_threshold: int,
+    servers: int,
+    arrival_per_s: float,
+    service_s: float,
+) -> ProbeChain:
+    """Correlated probe chain: how long until k consecutive health checks fail.
+
+    Parameters
+    ----------
+    timeout_s : float
+        Health-check timeout tau [s].
+    interval_s : float
+        Time between probes [s], >= ``timeout_s``.
+    unhealthy_threshold : int
+        Consecutive failures k that mark the target unhealthy [count], >= 1.
+    servers, arrival_per_s, service_s
+        The target's stable M/M/c queue, as :func:`mmc_mean_wait_s`.
+
+    Returns
+    -------
+    ProbeChain
+        Failure probability, P(fail | previous failed), expected checks and hours
+        until ``unhealthy_threshold`` consecutive failures, and the independence figure
+        (1 - p^k) / ((1 - p) p^k) for comparison.
+
+    Raises
+    ------
+    ModelError
+        For an unstable target, a threshold below 1 or an interval shorter than the
+        timeout.
+
+    Notes
+    -----
+    Hidden state: the number n in system seen by each probe (stationary by PASTA for
+    the first). With n >= c all servers stay busy, so the probe fails iff fewer than
+    n - c + 1 departures, Poisson(c mu tau), occur within tau. Between probes the
+    truncated birth-death chain evolves for the interval, independently of the
+    outcome (an approximation that ignores the conditioning during tau). Expected
+    checks solve a linear system on (n, current run length) (QUEUEING.md 3.3).
+
+    Examples
+    --------
+    >>> chain = probe_chain(5.0, 30.0, 2, 1, 18.0, 0.05)
+    >>> chain.repeat_failure_frac > chain.failure_frac
+    True
+    """
+    if unhealthy_threshold < 1 or interval_s < timeout_s:
+        raise ModelError(
+            f"unhealthy_threshold={unhealthy_threshold!r} must be >= 1 and "
+            f"interval_s={interval_s!r} >= timeout_s={timeout_s!r}; use ALB settings"
+        )
+    load = arrival_per_s * service_s
+    if load >= servers:
+        raise ModelError(
+            f"arrival_per_s={arrival_per_s!r} saturates {servers} servers of "
+            f"{service_s!r} s; the probe chain needs a stable target (utilisation < 1)"
+        )
+    rho = load / servers
+    size = servers + int(np.ceil(np.log(1e-13) / np.log(max(rho, 1e-3)))) + 2
+    states = np.arange(size)
+
+    log_terms = np.where(
+        states < servers,
+        states * np.log(max(load, 1e-300)) - gammaln(states + 1.0),
+        servers * np.log(max(load, 1e-300))
+        - gammaln(servers + 1.0)
+        + (states - servers) * np.log(max(rho, 1e-300)),
+    )
+    stationary = np.exp(log_terms - log_terms.max())
+    stationary /= stationary.sum()
+
+    needed = np.maximum(states - servers + 1, 0)
+    fail = np.where(
+        states >= servers, poisson.cdf(needed - 1, servers * timeout_s / service_s), 0.0
+    )
+    moves = expm(_birth_death_generator(size, servers, load) * (interval_s / service_s))
+
+    failure = float(stationary @ fail)
+    repeat = float((stationary * fail) @ moves @ fail / failure) if failure > 0 else 0.0
+
+    k = unhealthy_threshold
+    transient = np.zeros((size * k, size * k))
+    for run in range(k):
+        rows = slice(run * size, (run + 1) * size)
+        transient[rows, 0:size] = (1 - fail)[:, None] * moves
+        if run + 1 < k:
+            transient[rows, (run + 1) * size : (run + 2) * size] = fail[:, None] * moves
+    checks = np.linalg.solve(np.eye(size * k) - transient, np.ones(size * k))
+
+    expected = float(stationary @ checks[:size])
+    independent = (
+        (1 - failure**k) / ((1 - failure) * failure**k) if failure > 0 else np.inf
+    )
+    return ProbeChain(
+        failure_frac=failure,
+        repeat_failure_frac=repeat,
+        checks_to_unhealthy=expected,
+        hours_to_unhealthy=expected * interval_s / 3600.0,
+        independent_checks_to_unhealthy=float(independent),
+    )
