@@ -30,7 +30,7 @@ HEADER = "instance_type,price_usd_per_h,region,os,source,retrieved\n"
 ROW_TAIL = ",us-east-1,linux,https://example.org/prices,2026-02-23\n"
 
 
-# --- invariants over the whole catalog -------------------------------------------
+# --- invariants over the whole catalog ------------------------------------------------
 
 
 def test_scope_every_size_of_every_family() -> None:
@@ -97,7 +97,7 @@ def test_names_split_into_family_and_size() -> None:
         assert instance.arch == expected_arch
 
 
-# --- spot values from AWS-CREDITS.md tables 1.1 and 1.2 ----------------------------
+# --- spot values from AWS-CREDITS.md tables 1.1 and 1.2 -------------------------------
 
 # type, vCPU, GiB, baseline per vCPU, credits/h, cap, launch credits (table 1.1)
 BURSTABLE_ROWS = [
@@ -193,7 +193,7 @@ def test_instance_types_filters_by_family_in_catalog_order() -> None:
     ]
 
 
-# --- errors --------------------------------------------------------------------------
+# --- errors ---------------------------------------------------------------------------
 
 
 def test_unknown_type_names_close_match() -> None:
@@ -329,7 +329,7 @@ def test_retrieved_must_be_iso_date(tmp_path: Path) -> None:
         load_prices(write_prices(tmp_path, body))
 
 
-# --- provenance ---------------------------------------------------------------
+# --- provenance -----------------------------------------------------------------------
 
 
 def test_manifest_hashes_match_the_data_files(root_dir: Path) -> None:
