@@ -1,0 +1,374 @@
+"""Reading real CloudWatch exports onto one regular UTC grid.
+
+Four formats: NAB-style ``timestamp,value`` CSV, a CSV with user-named columns,
+``aws cloudwatch get-metric-statistics`` JSON and ``get-metric-data`` JSON (one page or
+a list of pages). Each becomes a :class:`Trace`: one metric on a fixed-step UTC grid,
+with every repair made on the way recorded as a :class:`Repair`, never dropped silently.
+The file formats are parsed in :mod:`capacity.ingest_formats`; this module holds the
+rules that turn raw rows into a regular series and a series into demand.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from capacity.catalog import get_instance
+from capacity.errors import CapacityWarning, IngestError
+from capacity.ingest_formats import (
+    KNOWN_METRICS,
+    RawSeries,
+    Repair,
+    metric_kind,
+    read_raw,
+)
+from capacity.resample import GAP_POLICIES, regularise, runs_of_true
+from capacity.workload import Workload, rescale_to_daily_requests
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One metric regularised onto a fixed-step UTC grid."""
+
+    series: pd.Series
+    """Values on a UTC DatetimeIndex with a fixed step; holes only if gaps dropped."""
+    metric: str
+    """CloudWatch metric name, e.g. ``"RequestCount"`` or ``"CPUUtilization"``."""
+    unit: str
+    """CloudWatch unit of the values: ``"Count"`` per step, ``"Percent"``, ..."""
+    statistic: str
+    """CloudWatch statistic the values are (``"Sum"``, ``"Average"``, or unknown)."""
+    step_s: float
+    """Grid step [s]."""
+    source: str
+    """File(s) read."""
+    rows_read: int
+    """Data rows found in the file(s) [rows]."""
+    repairs: tuple[Repair, ...]
+    """Every repair made, with its rule and count."""
+
+    @property
+    def rows_repaired(self) -> int:
+        """Rows or steps touched by any repair [rows]."""
+        return sum(repair.count for repair in self.repairs)
+
+
+def read_metric(
+    path: str | Path | Sequence[str | Path],
+    *,
+    metric: str | None = None,
+    tz: str = "UTC",
+    step_s: float | None = None,
+    statistic: str | None = None,
+    gap_policy: str = "interpolate",
+    max_gap_s: float = 1800.0,
+    timestamp_column: str | None = None,
+    value_column: str | None = None,
+    instance_type: str | None = None,
+) -> Trace:
+    """Read one metric from a CloudWatch export and regularise it.
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or sequence of them
+        A CSV or JSON file; several JSON files are read as pages of one answer.
+    metric : str, optional
+        CloudWatch metric name (see ``KNOWN_METRICS``); inferred from the file's
+        label, column or name when omitted.
+    tz : str
+        Time zone of naive timestamps (IANA name); aware ones keep their offset.
+    step_s : float, optional
+        Grid step [s]; the file's most common step by default. Must be a whole
+        multiple or a whole divisor of it.
+    statistic : str, optional
+        Which statistic of a ``get-metric-statistics`` file to read.
+    gap_policy : {"interpolate", "hold", "zero", "drop"}
+        What to do with gaps longer than ``max_gap_s``: ``"interpolate"`` refuses
+        them (IngestError), the others hold the last value, fill zeros, or leave
+        the steps out of the series.
+    max_gap_s : float
+        Longest gap filled by linear interpolation whatever the policy [s].
+    timestamp_column, value_column : str, optional
+        Column names of a CSV whose header is not ``timestamp,value``.
+    instance_type : str, optional
+        EC2 type the CPU series was measured on; enables the throttling check.
+
+    Returns
+    -------
+    Trace
+
+    Raises
+    ------
+    IngestError
+        For an empty or unreadable file, a non-numeric value (with its line), a
+        negative count, a percentage above 100, an unknown metric or column, a step
+        that does not fit the file's, or a gap longer than ``max_gap_s`` under the
+        ``"interpolate"`` policy.
+
+    Notes
+    -----
+    Rules, in order:
+
+    1. Naive timestamps are read in ``tz``; a run of rows sharing a whole-hour stamp
+       right after a one-hour hole, which fills the hole exactly at the file's step,
+       is a daylight-saving artefact (the spring-forward hour squashed onto 03:00);
+       those rows are re-spaced into the hole before localising.
+    2. Rows are sorted by time; identical duplicate rows are dropped; duplicate
+       timestamps with different values are averaged.
+    3. Each timestamp is moved down to the grid boundary (multiples of the step since
+       the Unix epoch), and the samples in a step are averaged; for counts the mean
+       per sample times the samples a step should hold gives the step's count, so
+       missing or extra samples in a step neither lose nor double volume.
+    4. Empty steps: runs up to ``max_gap_s`` are interpolated linearly; longer ones
+       follow ``gap_policy``.
+
+    References
+    ----------
+    https://docs.aws.amazon.com/cli/latest/reference/cloudwatch/get-metric-statistics.html
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+    """
+    if gap_policy not in GAP_POLICIES:
+        raise IngestError(
+            f"gap_policy={gap_policy!r} is not one of {', '.join(GAP_POLICIES)}"
+        )
+    if not math.isfinite(max_gap_s) or max_gap_s < 0:
+        raise IngestError(f"max_gap_s={max_gap_s!r} must be a finite number >= 0")
+    raw = read_raw(
+        path,
+        metric=metric,
+        statistic=statistic,
+        timestamp_column=timestamp_column,
+        value_column=value_column,
+    )
+    _check_values(raw)
+
+    series, grid_step_s, repairs = regularise(
+        raw, tz=tz, step_s=step_s, gap_policy=gap_policy, max_gap_s=max_gap_s
+    )
+
+    trace = Trace(
+        series=series,
+        metric=raw.metric,
+        unit=raw.unit,
+        statistic=raw.statistic,
+        step_s=grid_step_s,
+        source=raw.source,
+        rows_read=raw.readings.size,
+        repairs=repairs,
+    )
+    _warn_if_doubtful(trace)
+    if instance_type is not None and raw.metric == "CPUUtilization":
+        _warn_if_pinned_at_baseline(trace, instance_type)
+    return trace
+
+
+def _check_values(raw: RawSeries) -> None:
+    """Refuse values a metric cannot take, naming the first offending row."""
+    kind = metric_kind(raw.metric)
+    rules = []
+    if kind in ("count", "level", "percent"):
+        rules.append((raw.readings < 0, "is negative; this metric counts and can't be"))
+    if kind == "percent":
+        rules.append((raw.readings > 100.0, "is above 100; a percentage can't be"))
+    for bad, rule in rules:
+        if np.any(bad):
+            first = int(np.argmax(bad))
+            raise IngestError(
+                f"{raw.source}, {raw.where(first)}: {raw.metric} value "
+                f"{raw.readings[first]:g} {rule} (fix or remove that row)"
+            )
+
+
+def _warn_if_doubtful(trace: Trace) -> None:
+    """Warn about values that are valid but suspicious, saying what to check."""
+    values = trace.series.to_numpy()
+    if trace.metric == "CPUUtilization" and values.max() <= 1.0:
+        warnings.warn(
+            f"{trace.source}: CPUUtilization never exceeds 1.0; if the file holds "
+            "fractions (0..1) rather than percent (0..100), multiply by 100 first",
+            CapacityWarning,
+            stacklevel=3,
+        )
+    zeros = int(np.count_nonzero(values == 0))
+    if np.median(values) > 0 and zeros >= max(1, values.size // 100):
+        warnings.warn(
+            f"{trace.source}: {zeros} exact zeros in a series whose median is "
+            f"{np.median(values):g}; if they are missing data, remove those rows "
+            "so the gap rules apply",
+            CapacityWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_if_pinned_at_baseline(trace: Trace, instance_type: str) -> None:
+    """Warn when CPU sits at a burstable type's baseline for two hours or more."""
+    instance = get_instance(instance_type)
+    if not instance.burstable or instance.baseline_frac is None:
+        return
+    baseline_pct = instance.baseline_frac * 100.0
+    pinned = np.abs(trace.series.to_numpy() - baseline_pct) <= 1.0
+    _, lengths = runs_of_true(pinned)
+    longest_hours = (lengths.max() if lengths.size else 0) * trace.step_s / 3600.0
+    if longest_hours >= 2.0:
+        warnings.warn(
+            f"{trace.source}: CPUUtilization stays within 1 point of the "
+            f"{instance_type} baseline ({baseline_pct:g} %) for {longest_hours:g} "
+            "hours: the instance was probably throttled, so observed CPU "
+            "under-states demand; size from request counts instead",
+            CapacityWarning,
+            stacklevel=3,
+        )
+
+
+def trace_to_workload(
+    trace: Trace,
+    *,
+    cpu_per_request_ms: float = 8.0,
+    requests_per_day: float | None = None,
+    background_vcpu: float = 0.0,
+    name: str | None = None,
+) -> Workload:
+    """Turn a request-count trace into a :class:`~capacity.workload.Workload`.
+
+    Parameters
+    ----------
+    trace : Trace
+        A ``RequestCount`` trace (sum per step).
+    cpu_per_request_ms : float
+        CPU time per request [ms].
+    requests_per_day : float, optional
+        Scale the trace's shape to this mean daily volume [requests/day].
+    background_vcpu : float
+        Busy vCPUs per instance not caused by requests [vCPU].
+    name : str, optional
+        Label; the trace's source by default.
+
+    Returns
+    -------
+    Workload
+
+    Raises
+    ------
+    IngestError
+        For a trace that is not a request count, was not a Sum, or has dropped steps.
+
+    Notes
+    -----
+    ``requests_per_s = count per step / step_s``.
+
+    Examples
+    --------
+    >>> index = pd.date_range("2026-01-01", periods=3, freq="300s", tz="UTC")
+    >>> counts = pd.Series([600.0, 300.0, 0.0], index=index)
+    >>> t = Trace(counts, "RequestCount", "Count", "Sum", 300.0, "x", 3, ())
+    >>> [float(x) for x in trace_to_workload(t).requests_per_s]
+    [2.0, 1.0, 0.0]
+    """
+    if metric_kind(trace.metric) != "count" or trace.metric != "RequestCount":
+        raise IngestError(
+            f"trace metric {trace.metric!r} is not RequestCount; a workload needs "
+            "request counts (use cpu_trace_to_demand for CPUUtilization)"
+        )
+    if trace.statistic not in ("Sum", "unknown"):
+        raise IngestError(
+            f"trace statistic {trace.statistic!r} is not Sum; a request rate needs "
+            "the sum per period (read the file with statistic='Sum')"
+        )
+    _check_no_holes(trace)
+    w = Workload(
+        index=pd.DatetimeIndex(trace.series.index),
+        requests_per_s=trace.series.to_numpy() / trace.step_s,
+        cpu_per_request_s=np.full(trace.series.size, cpu_per_request_ms / 1000.0),
+        background_vcpu=np.full(trace.series.size, float(background_vcpu)),
+        name=name or trace.source,
+        source=f"{trace.source} ({trace.metric}, {trace.step_s:g} s)",
+    )
+    if requests_per_day is None:
+        return w
+    return rescale_to_daily_requests(w, requests_per_day)
+
+
+def _check_no_holes(trace: Trace) -> None:
+    """Refuse a trace whose long gaps were dropped (its grid has holes)."""
+    expected = (trace.series.index[-1] - trace.series.index[0]) / pd.Timedelta(
+        seconds=trace.step_s
+    ) + 1
+    if trace.series.size != int(round(expected)):
+        raise IngestError(
+            f"{trace.source}: the trace has {int(round(expected)) - trace.series.size} "
+            "dropped steps; read it with gap_policy 'hold' or 'zero', or a larger "
+            "max_gap_s, to make a workload"
+        )
+
+
+def cpu_trace_to_demand(trace: Trace, instance_type: str, count: int) -> pd.DataFrame:
+    """Busy vCPUs per instance and for the fleet, from a CPUUtilization trace.
+
+    Parameters
+    ----------
+    trace : Trace
+        A ``CPUUtilization`` trace [%], the average over the fleet's instances.
+    instance_type : str
+        EC2 type the CPU was measured on.
+    count : int
+        Number of instances the average was taken over.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``busy_vcpu_per_instance`` and ``busy_vcpu_fleet`` [vCPU].
+
+    Raises
+    ------
+    IngestError
+        For a trace that is not CPUUtilization, or a count below 1.
+    CatalogError
+        For an unknown instance type.
+
+    Notes
+    -----
+    ``busy_vcpu = CPUUtilization / 100 x vcpu``. Where the instance was throttled
+    (pinned at its baseline) the observed CPU under-states demand; a warning says so.
+
+    Examples
+    --------
+    >>> index = pd.date_range("2026-01-01", periods=2, freq="300s", tz="UTC")
+    >>> t = Trace(pd.Series([50.0, 25.0], index=index), "CPUUtilization", "Percent",
+    ...           "Average", 300.0, "x", 2, ())
+    >>> cpu_trace_to_demand(t, "c5.xlarge", 3)["busy_vcpu_fleet"].tolist()
+    [6.0, 3.0]
+    """
+    if trace.metric != "CPUUtilization":
+        raise IngestError(
+            f"trace metric {trace.metric!r} is not CPUUtilization; busy vCPUs come "
+            "from a CPU series (use trace_to_workload for RequestCount)"
+        )
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise IngestError(f"count={count!r} must be a whole number of instances >= 1")
+    instance = get_instance(instance_type)
+    _warn_if_pinned_at_baseline(trace, instance_type)
+
+    per_instance = trace.series / 100.0 * instance.vcpu
+    return pd.DataFrame(
+        {
+            "busy_vcpu_per_instance": per_instance,
+            "busy_vcpu_fleet": per_instance * count,
+        }
+    )
+
+
+__all__ = [
+    "GAP_POLICIES",
+    "KNOWN_METRICS",
+    "Repair",
+    "Trace",
+    "cpu_trace_to_demand",
+    "read_metric",
+    "trace_to_workload",
+]
