@@ -21,26 +21,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
+from capacity import credit_bucket as bucket
 from capacity.catalog import InstanceType, credit_rules, surplus_usd_per_vcpu_h
 from capacity.errors import CatalogError, ParameterError
 
 MODES = ("standard", "unlimited")
-
-# Columns of the kernel's per-config summary array.
-_HOURS_TO_EXHAUSTION = 0
-_THROTTLED_HOURS = 1
-_EARNED = 2
-_SPENT = 3
-_DISCARDED = 4
-_CHARGED = 5
-_END_BALANCE = 6
-_END_LAUNCH = 7
-_END_SURPLUS = 8
-_MIN_BALANCE = 9
-_SUMMARY_COLUMNS = 10
 
 Array = NDArray[np.float64]
 
@@ -348,8 +335,8 @@ def _run(
 
     shape = (configs, steps) if keep_steps else (0, 0)
     outputs = np.zeros((5, *shape))
-    summary = np.zeros((configs, _SUMMARY_COLUMNS))
-    _ledger_kernel(
+    summary = np.zeros((configs, bucket.SUMMARY_COLUMNS))
+    bucket.ledger_kernel(
         demand,
         scale,
         scaled,
@@ -367,7 +354,7 @@ def _run(
         summary,
     )
 
-    charge_usd = summary[:, _CHARGED] * rate_usd_per_vcpu_h / 60
+    charge_usd = summary[:, bucket.CHARGED] * rate_usd_per_vcpu_h / 60
     return LedgerResult(
         instance_type=rules.name,
         mode=credit_mode,
@@ -404,17 +391,17 @@ def _step_arrays(
 def _summary(summary: Array, charge_usd: Array) -> LedgerSummary:
     """The kernel's summary columns as a LedgerSummary."""
     return LedgerSummary(
-        hours_to_exhaustion=summary[:, _HOURS_TO_EXHAUSTION],
-        throttled_hours=summary[:, _THROTTLED_HOURS],
-        earned_credits=summary[:, _EARNED],
-        spent_credits=summary[:, _SPENT],
-        discarded_credits=summary[:, _DISCARDED],
-        surplus_charged_credits=summary[:, _CHARGED],
+        hours_to_exhaustion=summary[:, bucket.HOURS_TO_EXHAUSTION],
+        throttled_hours=summary[:, bucket.THROTTLED_HOURS],
+        earned_credits=summary[:, bucket.EARNED],
+        spent_credits=summary[:, bucket.SPENT],
+        discarded_credits=summary[:, bucket.DISCARDED],
+        surplus_charged_credits=summary[:, bucket.CHARGED],
         surplus_charge_usd=charge_usd,
-        end_balance_credits=summary[:, _END_BALANCE],
-        end_launch_credits=summary[:, _END_LAUNCH],
-        end_surplus_credits=summary[:, _END_SURPLUS],
-        min_balance_credits=summary[:, _MIN_BALANCE],
+        end_balance_credits=summary[:, bucket.END_BALANCE],
+        end_launch_credits=summary[:, bucket.END_LAUNCH],
+        end_surplus_credits=summary[:, bucket.END_SURPLUS],
+        min_balance_credits=summary[:, bucket.MIN_BALANCE],
     )
 
 
@@ -540,221 +527,3 @@ def _check_one_sided(balance0: Array, surplus0: Array, mode: str) -> None:
             "start_credits and start_surplus_credits are both positive; AWS pays "
             "surplus from earned credits first, so pass their difference in one"
         )
-
-
-# --- the compiled kernel --------------------------------------------------------------
-
-
-@njit(cache=True)
-def _ledger_kernel(
-    demand: Array,
-    scale: Array,
-    scaled: bool,
-    vcpu: float,
-    rate: float,
-    cap: float,
-    unlimited: bool,
-    dt: float,
-    balance0: Array,
-    launch0: Array,
-    surplus0: Array,
-    stop_at_end: bool,
-    keep: bool,
-    outputs: Array,
-    summary: Array,
-) -> None:  # pragma: no cover - compiled
-    """Run every config through every step; rates in credits per minute, dt in min."""
-    steps = demand.shape[1]
-    for c in range(scale.shape[0]):
-        row = 0 if scaled else c
-        factor = scale[c]
-        if unlimited:
-            _unlimited_config(
-                demand[row],
-                factor,
-                vcpu,
-                rate,
-                cap,
-                dt,
-                balance0[c],
-                surplus0[c],
-                stop_at_end,
-                keep,
-                outputs,
-                c,
-                summary[c],
-            )
-        else:
-            _standard_config(
-                demand[row],
-                factor,
-                vcpu,
-                rate,
-                cap,
-                dt,
-                balance0[c],
-                launch0[c],
-                surplus0[c],
-                keep,
-                outputs,
-                c,
-                summary[c],
-            )
-        summary[c, _EARNED] = rate * dt * steps
-
-
-@njit(cache=True)
-def _unlimited_config(
-    demand: Array,
-    factor: float,
-    vcpu: float,
-    rate: float,
-    cap: float,
-    dt: float,
-    balance0: float,
-    surplus0: float,
-    stop_at_end: bool,
-    keep: bool,
-    outputs: Array,
-    c: int,
-    summary: Array,
-) -> None:  # pragma: no cover - compiled
-    """Unlimited mode: the signed balance X = earned - surplus in [-cap, cap]."""
-    x = balance0 - surplus0
-    x_min = x
-    spent = 0.0
-    discarded = 0.0
-    charged = 0.0
-    exhausted_min = -1.0
-    steps = demand.shape[0]
-    for t in range(steps):
-        d = demand[t] * factor
-        if d > vcpu:
-            d = vcpu
-
-        x_new = x + (rate - d) * dt
-        charged_step = 0.0
-        if x_new > cap:
-            discarded += x_new - cap
-            x_new = cap
-        elif x_new < -cap:
-            charged_step = -cap - x_new
-            x_new = -cap
-
-        if exhausted_min < 0.0 and d > rate and x_new <= 0.0:
-            exhausted_min = t * dt + max(x, 0.0) / (d - rate)
-        spent += d
-        charged += charged_step
-        x = x_new
-        if x < x_min:
-            x_min = x
-        if keep:
-            outputs[0, c, t] = max(x, 0.0)
-            outputs[2, c, t] = max(-x, 0.0)
-            outputs[3, c, t] = charged_step
-            outputs[4, c, t] = d
-
-    surplus_end = max(-x, 0.0)
-    if stop_at_end and surplus_end > 0.0:
-        charged += surplus_end
-        if keep:
-            outputs[2, c, steps - 1] = 0.0
-            outputs[3, c, steps - 1] += surplus_end
-        surplus_end = 0.0
-    summary[_HOURS_TO_EXHAUSTION] = exhausted_min / 60 if exhausted_min >= 0 else np.nan
-    summary[_THROTTLED_HOURS] = 0.0
-    summary[_SPENT] = spent * dt
-    summary[_DISCARDED] = discarded
-    summary[_CHARGED] = charged
-    summary[_END_BALANCE] = max(x, 0.0)
-    summary[_END_LAUNCH] = 0.0
-    summary[_END_SURPLUS] = surplus_end
-    summary[_MIN_BALANCE] = max(x_min, 0.0)
-
-
-@njit(cache=True)
-def _standard_config(
-    demand: Array,
-    factor: float,
-    vcpu: float,
-    rate: float,
-    cap: float,
-    dt: float,
-    balance0: float,
-    launch0: float,
-    surplus0: float,
-    keep: bool,
-    outputs: Array,
-    c: int,
-    summary: Array,
-) -> None:  # pragma: no cover - compiled
-    """Standard mode: launch credits first, then the earned balance in [0, cap]."""
-    balance = balance0
-    launch = launch0
-    total_min = balance + launch
-    delivered_total = 0.0
-    discarded = 0.0
-    throttled_min = 0.0
-    exhausted_min = -1.0
-    steps = demand.shape[0]
-    for t in range(steps):
-        d = demand[t] * factor
-        if d > vcpu:
-            d = vcpu
-        remaining = dt
-        delivered = 0.0
-
-        if launch > 0.0:
-            # Launch credits pay for all use; earnings go to the capped balance.
-            span = remaining
-            if d * span >= launch:
-                span = launch / d
-                launch = 0.0
-            else:
-                launch -= d * span
-            balance += rate * span
-            if balance > cap:
-                discarded += balance - cap
-                balance = cap
-            delivered += d * span
-            remaining -= span
-
-        if remaining > 0.0:
-            net = rate - d
-            if net >= 0.0:
-                balance += net * remaining
-                if balance > cap:
-                    discarded += balance - cap
-                    balance = cap
-                delivered += d * remaining
-            elif -net * remaining < balance:
-                balance += net * remaining
-                delivered += d * remaining
-            else:
-                # Empty inside the step: spend what is left, then run at baseline.
-                to_zero = balance / -net
-                if exhausted_min < 0.0:
-                    exhausted_min = t * dt + (dt - remaining) + to_zero
-                balance = 0.0
-                delivered += d * to_zero + rate * (remaining - to_zero)
-                throttled_min += remaining - to_zero
-
-        delivered_total += delivered
-        if balance + launch < total_min:
-            total_min = balance + launch
-        if keep:
-            outputs[0, c, t] = balance
-            outputs[1, c, t] = launch
-            outputs[4, c, t] = delivered / dt
-
-    if keep and surplus0 > 0.0:
-        outputs[3, c, 0] = surplus0
-    summary[_HOURS_TO_EXHAUSTION] = exhausted_min / 60 if exhausted_min >= 0 else np.nan
-    summary[_THROTTLED_HOURS] = throttled_min / 60
-    summary[_SPENT] = delivered_total
-    summary[_DISCARDED] = discarded
-    summary[_CHARGED] = surplus0
-    summary[_END_BALANCE] = balance
-    summary[_END_LAUNCH] = launch
-    summary[_END_SURPLUS] = 0.0
-    summary[_MIN_BALANCE] = total_min
