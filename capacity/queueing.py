@@ -337,14 +337,41 @@ def mmc_wait_quantile_s(
     return np.where(decay > 0, quantile, np.inf)
 
 
-def _response_survival_units(
-    t_units: FloatArray, waiting: FloatArray, decay: FloatArray
+def response_survival_scaled(
+    t_units: ArrayLike, waiting: ArrayLike, decay: ArrayLike
 ) -> FloatArray:
-    """P(T > t) with t in mean service times: e^-t + C (e^-theta t - e^-t)/(1 - theta).
+    """P(T > t) with time in mean service times: e^-t + C (e^-theta t - e^-t)/(1-theta).
 
+    The kernel behind the M/M/c and M/G/c survival functions, for callers that hold
+    C and theta already (the fleet model evaluates it many times per step).
+
+    Parameters
+    ----------
+    t_units : array_like of float
+        Time in units of the mean service time [E[S]], >= 0.
+    waiting : array_like of float
+        Probability of waiting C [0..1].
+    decay : array_like of float
+        Decay rate theta of the conditional wait, > 0 [1/E[S]] (c - a for M/M/c).
+
+    Returns
+    -------
+    numpy.ndarray
+        P(T > t) [0..1].
+
+    Notes
+    -----
     The convolution term is e^-t expm1((1 - theta) t) / (1 - theta) near theta = 1 and
     its limit t e^-t at theta = 1 exactly (a = c - 1), QUEUEING.md 1.6.
+
+    Examples
+    --------
+    >>> round(float(response_survival_scaled(1.0, 1.0, 1.0)), 12)  # 2 / e
+    0.735758882343
     """
+    t_units = np.asarray(t_units, dtype=float)
+    waiting = np.asarray(waiting, dtype=float)
+    decay = np.asarray(decay, dtype=float)
     gap = 1.0 - decay
     scaled = gap * t_units
     safe_gap = np.where(gap == 0, 1.0, gap)
@@ -387,7 +414,7 @@ def mmc_response_survival(
     """
     waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
     time = _as_nonnegative("t_s", t_s)
-    survival = _response_survival_units(time / service, waiting, decay)
+    survival = response_survival_scaled(time / service, waiting, decay)
     return np.where(decay > 0, survival, 1.0)
 
 
@@ -404,7 +431,7 @@ def _response_quantile_units(
 
     for _ in range(BISECTION_STEPS):
         middle = 0.5 * (low + high)
-        above = _response_survival_units(middle, waiting, decay) > tail
+        above = response_survival_scaled(middle, waiting, decay) > tail
         low = np.where(above, middle, low)
         high = np.where(above, high, middle)
     return 0.5 * (low + high)
@@ -534,6 +561,44 @@ def mgc_response_quantile_s(
 
     quantile = _response_quantile_units(level, waiting, stable_decay) * service
     return np.where(decay > 0, quantile, np.inf)
+
+
+def mgc_response_survival(
+    t_s: ArrayLike,
+    servers: ArrayLike,
+    arrival_per_s: ArrayLike,
+    service_s: ArrayLike,
+    *,
+    service_scv: ArrayLike = 1.0,
+) -> FloatArray:
+    """Heuristic M/G/c P(T > t), the survival behind :func:`mgc_response_quantile_s`.
+
+    Parameters
+    ----------
+    t_s : array_like of float
+        Time [s], >= 0.
+    servers, arrival_per_s, service_s
+        As :func:`mmc_mean_wait_s`.
+    service_scv : array_like of float
+        Squared coefficient of variation of service times [dimensionless].
+
+    Returns
+    -------
+    numpy.ndarray
+        Survival probability [0..1]; exact M/M/c at ``service_scv = 1``; 1 when
+        unstable.
+
+    Examples
+    --------
+    >>> f"{float(mgc_response_survival(1.0, 2, 24.0, 0.050)):.4e}"
+    '2.5063e-07'
+    """
+    variability = 0.5 * (1.0 + _as_nonnegative("service_scv", service_scv))
+    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+    time = _as_nonnegative("t_s", t_s)
+
+    survival = response_survival_scaled(time / service, waiting, decay / variability)
+    return np.where(decay > 0, survival, 1.0)
 
 
 def round_robin_wait_probability(

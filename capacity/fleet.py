@@ -1,0 +1,746 @@
+"""The fleet model: from traffic, instance type, count and credit mode to user pain.
+
+Per step of a :class:`~capacity.workload.Workload`: the traffic and CPU per request give
+each instance's demand; the credit ledger says which instances are held to baseline;
+each target is then an M/M/c queue (c = vCPUs, each running at the speed the ledger
+allows, QUEUEING.md 3.2), or, at or above saturation, a fluid queue whose backlog grows
+to the listen-queue limit. From that come utilisation, response-time percentiles, the
+share of requests that fail (dropped at a full listen queue or past the client/ALB
+timeout) and the probability that a health-check probe times out.
+
+Everything is vectorised over (configs, steps): ``count`` may be a sequence of instance
+counts, and the response-time percentiles of stable steps are read from a table built
+on the utilisation levels present, so one call over 20,160 steps takes milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from capacity import queueing
+from capacity.catalog import InstanceType, get_instance
+from capacity.credits import LedgerSummary, run_ledger
+from capacity.errors import ParameterError
+from capacity.workload import Workload
+
+FloatArray = NDArray[np.float64]
+
+ROUTINGS = ("round_robin", "least_outstanding")
+QUANTILE_LEVELS = (0.5, 0.95, 0.99)
+GRID_STEP = 0.01  # spacing of the utilisation table in -ln(1 - rho)
+MIXTURE_STEPS = 48  # bisection halvings for the percentiles of a mixed fleet
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """Per-step fleet performance: arrays of shape (steps,), or (configs, steps)."""
+
+    demand_vcpu: FloatArray  # busy vCPUs the traffic asks of the whole fleet [vCPU]
+    delivered_vcpu: FloatArray  # busy vCPUs the fleet can deliver to it [vCPU]
+    utilisation_frac: FloatArray  # mean busy share of the targets' capacity [0..1]
+    p50_ms: FloatArray  # median response time over all requests [ms]
+    p95_ms: FloatArray  # 95th percentile response time [ms]
+    p99_ms: FloatArray  # 99th percentile response time [ms]
+    failed_frac: FloatArray  # requests dropped or timed out (ALB 502/504) [0..1]
+    hc_fail_frac: FloatArray  # probability a health-check probe times out [0..1]
+    balance_credits: FloatArray  # earned balance per ledger instance; NaN if fixed
+    surplus_charged_credits: FloatArray  # surplus charged in the step, fleet [credits]
+    throttled: NDArray[np.bool_]  # some instance is held below its demand
+    summary: LedgerSummary | None  # ledger totals per config; None for fixed types
+
+
+@dataclass(frozen=True)
+class SheddingResult:
+    """Load shedding by priority to hold p99 within an SLO, per step."""
+
+    shed_frac: FloatArray  # share of all requests shed [0..1]
+    class_shed_frac: dict[str, FloatArray]  # share of each class's requests shed
+    p99_ms: FloatArray  # p99 of the requests kept [ms]
+    failed_frac: FloatArray  # kept requests that still fail [0..1]
+    slo_met: NDArray[np.bool_]  # p99 within the SLO after shedding
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Targets of one kind (fresh or held at baseline), all arrays (configs, steps)."""
+
+    targets: FloatArray  # instances in the group [count], shape (configs, 1)
+    capacity_vcpu: FloatArray  # vCPU per target left for requests [vCPU]
+    share_frac: FloatArray  # share of all requests routed to the group [0..1]
+
+
+@dataclass(frozen=True)
+class _FleetState:
+    """What the ledger decided, before queueing: capacity and routing per step."""
+
+    instance: InstanceType
+    counts: FloatArray  # instances per config [count], shape (configs, 1)
+    requests_per_s: FloatArray  # fleet arrival rate [1/s], shape (1, steps)
+    cpu_per_request_s: FloatArray  # CPU work per request [s], shape (1, steps)
+    background_vcpu: FloatArray  # per-instance background load [vCPU], (1, steps)
+    groups: tuple[_Group, _Group]
+    throttled: NDArray[np.bool_]  # some instance below full speed, (configs, steps)
+    balance_credits: FloatArray
+    surplus_charged_credits: FloatArray
+    summary: LedgerSummary | None
+
+
+def simulate_fleet(
+    workload: Workload,
+    instance: InstanceType | str,
+    count: int | Sequence[int],
+    mode: str | None = None,
+    *,
+    os: str = "linux",
+    start_credits: float | None = None,
+    routing: str = "round_robin",
+    service_scv: float = 1.0,
+    request_timeout_s: float = 60.0,
+    listen_queue: float = 4096.0,
+    hc_timeout_s: float = 5.0,
+    hc_probe_ms: float = 1.0,
+    throttled_count: int | Sequence[int] | None = None,
+) -> FleetResult:
+    """Latency, errors and health-check failures of a fleet over a workload.
+
+    Parameters
+    ----------
+    workload : Workload
+        Traffic [1/s], CPU per request [s] and background load [vCPU] per step.
+    instance : InstanceType or str
+        Instance type, e.g. ``"t3.large"``.
+    count : int or sequence of int
+        Instances behind the load balancer [count]; a sequence gives one config each.
+    mode : {"standard", "unlimited"}, optional
+        Credit mode of a burstable type; None for the AWS default.
+    os : str
+        Operating system, for the surplus-credit rate.
+    start_credits : float, optional
+        Earned balance per instance at the start [credits]; None for a full bucket
+        (a fleet that has run below baseline for a day).
+    routing : {"round_robin", "least_outstanding"}
+        ALB algorithm: equal shares per target, or shares in proportion to capacity.
+    service_scv : float
+        Squared coefficient of variation of request CPU time [dimensionless].
+    request_timeout_s : float
+        Client or ALB timeout [s]; requests still waiting then fail (504).
+    listen_queue : float
+        Requests a target holds before refusing more (listen backlog) [count].
+    hc_timeout_s : float
+        Health-check timeout tau [s].
+    hc_probe_ms : float
+        CPU work of one health-check probe at full speed [ms].
+    throttled_count : int or sequence of int, optional
+        Instances held at baseline for the whole horizon (hosts already out of
+        credits in standard mode); the rest run through the ledger.
+
+    Returns
+    -------
+    FleetResult
+        Per-step arrays, shape (steps,) for one ``count`` or (configs, steps).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown routing, counts below 1, ``throttled_count`` above ``count``
+        or a non-positive timeout, queue or probe time.
+    CatalogError
+        For an unknown instance type (from the catalog).
+
+    Notes
+    -----
+    A throttled instance delivers ``baseline_frac`` of each vCPU; the ledger's
+    throttled share of a step lowers that step's capacity in proportion (a step's
+    capacity is its time average). Round robin sends equal shares, so a slow target
+    can be unstable while the fleet has spare capacity; least outstanding requests
+    is modelled as capacity-proportional shares, an optimistic bound (QUEUEING.md
+    3.2). Poisson splitting is used for both (conservative for round robin). Stable
+    steps use the exact M/M/c response time (Allen-Cunneen tail for
+    ``service_scv != 1``); steps with a backlog use the fluid wait backlog /
+    throughput plus one service time. Health-check probes wait in the same queue
+    (QUEUEING.md 3.3).
+
+    References
+    ----------
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html
+
+    Examples
+    --------
+    >>> from capacity.workload import daily_profile
+    >>> w = daily_profile(2e6, 1.0, days=1, cpu_per_request_ms=50.0)
+    >>> result = simulate_fleet(w, "c5.large", 2)
+    >>> bool(result.p99_ms.max() < 1000)
+    True
+    """
+    state = _fleet_state(
+        workload, instance, count, mode, os, start_credits, routing, throttled_count
+    )
+    _check_queue_settings(
+        service_scv, request_timeout_s, listen_queue, hc_timeout_s, hc_probe_ms
+    )
+    result = _performance(
+        state,
+        np.ones((1, 1)),
+        workload.step_s,
+        service_scv,
+        request_timeout_s,
+        listen_queue,
+        hc_timeout_s,
+        hc_probe_ms / 1000.0,
+    )
+    return _squeeze(result) if np.ndim(count) == 0 else result
+
+
+def shed_to_slo(
+    workload: Workload,
+    instance: InstanceType | str,
+    count: int,
+    *,
+    slo_p99_ms: float,
+    shares: Mapping[str, float],
+    mode: str | None = None,
+    start_credits: float | None = None,
+    throttled_count: int | None = None,
+    routing: str = "round_robin",
+    request_timeout_s: float = 60.0,
+    listen_queue: float = 4096.0,
+) -> SheddingResult:
+    """Backpressure: the least traffic to shed, lowest priority first, to meet an SLO.
+
+    Parameters
+    ----------
+    workload, instance, count, mode, start_credits, throttled_count, routing
+        As :func:`simulate_fleet`.
+    slo_p99_ms : float
+        Target 99th percentile response time of the requests kept [ms], > 0.
+    shares : mapping of str to float
+        Share of the traffic in each priority class [0..1], most important first;
+        the shares sum to 1. The first class is never shed.
+    request_timeout_s, listen_queue
+        As :func:`simulate_fleet`.
+
+    Returns
+    -------
+    SheddingResult
+        Per step: share shed overall and per class, p99 and failures of the rest,
+        and whether the SLO holds (it cannot once only the first class is left).
+
+    Raises
+    ------
+    ParameterError
+        For shares that are negative or do not sum to 1, or a non-positive SLO.
+
+    Notes
+    -----
+    The kept fraction of each step is found by bisection on the fleet model. Shed
+    requests are refused at the edge and cost no CPU; the credit ledger is run on the
+    unshed demand, so the capacity is that of the unshed fleet (pessimistic when
+    shedding would have saved credits).
+
+    Examples
+    --------
+    >>> from capacity.workload import daily_profile
+    >>> w = daily_profile(6e6, 1.0, days=1, step_s=3600, cpu_per_request_ms=50.0)
+    >>> plan = shed_to_slo(w, "c5.large", 2, slo_p99_ms=500.0,
+    ...                    shares={"checkout": 0.5, "search": 0.5})
+    >>> bool(plan.slo_met.all() and plan.shed_frac.max() > 0)
+    True
+    """
+    names, weights = _check_shares(shares, slo_p99_ms)
+    state = _fleet_state(
+        workload,
+        instance,
+        count,
+        mode,
+        "linux",
+        start_credits,
+        routing,
+        throttled_count,
+    )
+    _check_queue_settings(1.0, request_timeout_s, listen_queue, 5.0, 1.0)
+
+    def p99_at(kept: FloatArray) -> FleetResult:
+        return _performance(
+            state, kept, workload.step_s, 1.0, request_timeout_s, listen_queue, 5.0, 0.0
+        )
+
+    sheddable = 1.0 - weights[0]
+    low = np.full((1, workload.index.size), 1.0 - sheddable)
+    high = np.ones_like(low)
+    for _ in range(30):
+        middle = 0.5 * (low + high)
+        meets = p99_at(middle).p99_ms <= slo_p99_ms
+        low = np.where(meets, middle, low)
+        high = np.where(meets, high, middle)
+
+    kept = np.where(p99_at(np.ones_like(low)).p99_ms <= slo_p99_ms, 1.0, low)
+    final = p99_at(kept)
+    shed = 1.0 - kept[0]
+    return SheddingResult(
+        shed_frac=shed,
+        class_shed_frac=_class_shedding(names, weights, shed),
+        p99_ms=final.p99_ms[0],
+        failed_frac=final.failed_frac[0],
+        slo_met=final.p99_ms[0] <= slo_p99_ms,
+    )
+
+
+def _class_shedding(
+    names: list[str], weights: FloatArray, shed: FloatArray
+) -> dict[str, FloatArray]:
+    """Spread the shed share over classes from the least important one up."""
+    remaining = shed.copy()
+    shedding: dict[str, FloatArray] = {}
+    for name, weight in reversed(list(zip(names, weights, strict=True))):
+        taken = np.minimum(remaining, weight)
+        shedding[name] = taken / weight if weight > 0 else np.zeros_like(shed)
+        remaining = remaining - taken
+    return {name: shedding[name] for name in names}
+
+
+def _check_shares(
+    shares: Mapping[str, float], slo_p99_ms: float
+) -> tuple[list[str], FloatArray]:
+    """Class names and shares in priority order, refused unless they sum to 1."""
+    names = list(shares)
+    weights = np.array([float(shares[name]) for name in names])
+    if not names or np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-9:
+        raise ParameterError(
+            f"shares={dict(shares)!r} must be non-negative fractions of the traffic "
+            "summing to 1, most important class first"
+        )
+    if not slo_p99_ms > 0:
+        raise ParameterError(
+            f"slo_p99_ms={slo_p99_ms!r} must be > 0; pass the p99 target in ms"
+        )
+    return names, weights
+
+
+def _check_queue_settings(
+    service_scv: float,
+    request_timeout_s: float,
+    listen_queue: float,
+    hc_timeout_s: float,
+    hc_probe_ms: float,
+) -> None:
+    """Refuse queue settings outside their physical range, naming the argument."""
+    settings = {
+        "request_timeout_s": request_timeout_s,
+        "listen_queue": listen_queue,
+        "hc_timeout_s": hc_timeout_s,
+    }
+    for name, value in settings.items():
+        if not (np.isfinite(value) and value > 0):
+            raise ParameterError(
+                f"{name}={value!r} must be a finite number > 0; ALB defaults are "
+                "a 60 s request timeout and a 5 s health-check timeout"
+            )
+    if not (np.isfinite(service_scv) and service_scv >= 0):
+        raise ParameterError(
+            f"service_scv={service_scv!r} must be >= 0 (1 for exponential CPU times)"
+        )
+    if not (np.isfinite(hc_probe_ms) and hc_probe_ms >= 0):
+        raise ParameterError(f"hc_probe_ms={hc_probe_ms!r} must be >= 0 ms of CPU")
+
+
+def _as_counts(name: str, count: int | Sequence[int], low: int) -> FloatArray:
+    """Counts as a (configs, 1) float column, refused unless whole numbers >= low."""
+    values = np.atleast_1d(np.asarray(count))
+    if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
+        raise ParameterError(
+            f"{name}={count!r} must be an integer or a sequence of integers"
+        )
+    if np.any(values < low):
+        raise ParameterError(f"{name}={count!r} must be at least {low}")
+    return values.astype(float)[:, None]
+
+
+def _fleet_state(
+    workload: Workload,
+    instance: InstanceType | str,
+    count: int | Sequence[int],
+    mode: str | None,
+    os: str,
+    start_credits: float | None,
+    routing: str,
+    throttled_count: int | Sequence[int] | None,
+) -> _FleetState:
+    """Run the ledger and split the fleet into fresh and throttled groups."""
+    if routing not in ROUTINGS:
+        raise ParameterError(
+            f"routing={routing!r} is not an ALB algorithm; use 'round_robin' or "
+            "'least_outstanding'"
+        )
+    rules = get_instance(instance) if isinstance(instance, str) else instance
+    counts = _as_counts("count", count, 1)
+    held = np.zeros_like(counts)
+    if throttled_count is not None:
+        held = _as_counts("throttled_count", throttled_count, 0)
+    if np.any(held > counts) or (np.any(held > 0) and not rules.burstable):
+        raise ParameterError(
+            f"throttled_count={throttled_count!r} must not exceed count={count!r} "
+            f"and needs a burstable type ({rules.name} is fixed-performance)"
+        )
+
+    requests = np.asarray(workload.requests_per_s, dtype=float)[None, :]
+    cpu = np.asarray(workload.cpu_per_request_s, dtype=float)[None, :]
+    background = np.asarray(workload.background_vcpu, dtype=float)[None, :]
+    demand = requests * cpu / counts + background
+
+    fresh_vcpu, balance, charged, summary = _ledger_capacity(
+        demand, rules, workload.step_s, mode, os, start_credits
+    )
+    baseline_vcpu = rules.vcpu * (rules.baseline_frac or 1.0)
+    held_vcpu = np.full_like(fresh_vcpu, baseline_vcpu)
+
+    fresh_request_vcpu = np.maximum(fresh_vcpu - background, 1e-9)
+    held_request_vcpu = np.maximum(held_vcpu - background, 1e-9)
+    fresh_n, held_n = counts - held, held
+    if routing == "round_robin":
+        fresh_share = fresh_n / counts * np.ones_like(fresh_vcpu)
+    else:
+        total = fresh_n * fresh_request_vcpu + held_n * held_request_vcpu
+        fresh_share = fresh_n * fresh_request_vcpu / total
+
+    groups = (
+        _Group(fresh_n, fresh_request_vcpu, fresh_share),
+        _Group(held_n, held_request_vcpu, 1.0 - fresh_share),
+    )
+    throttled = (fresh_vcpu < rules.vcpu - 1e-9) | (held > 0)
+    return _FleetState(
+        rules,
+        counts,
+        requests,
+        cpu,
+        background,
+        groups,
+        throttled,
+        balance,
+        charged,
+        summary,
+    )
+
+
+def _ledger_capacity(
+    demand: FloatArray,
+    rules: InstanceType,
+    step_s: float,
+    mode: str | None,
+    os: str,
+    start_credits: float | None,
+) -> tuple[FloatArray, FloatArray, FloatArray, LedgerSummary | None]:
+    """vCPU available per instance in each step, its balance and surplus charged."""
+    if not rules.burstable:
+        full = np.full(demand.shape, float(rules.vcpu))
+        return full, np.full(demand.shape, np.nan), np.zeros(demand.shape), None
+
+    clipped = np.minimum(demand, rules.vcpu)
+    start = float(rules.max_credits or 0.0) if start_credits is None else start_credits
+    ledger = run_ledger(
+        clipped, instance=rules, step_s=step_s, mode=mode, os=os, start_credits=start
+    )
+    assert ledger.unserved_vcpu is not None  # keep_steps=True keeps every array
+    assert ledger.balance_credits is not None
+    assert ledger.surplus_charged_credits is not None
+
+    baseline_vcpu = rules.vcpu * float(rules.baseline_frac or 0.0)
+    gap = np.maximum(clipped - baseline_vcpu, 1e-12)
+    throttled_frac = np.clip(ledger.unserved_vcpu / gap, 0.0, 1.0)
+    available = rules.vcpu - throttled_frac * (rules.vcpu - baseline_vcpu)
+    return (
+        available,
+        ledger.balance_credits,
+        ledger.surplus_charged_credits,
+        ledger.summary,
+    )
+
+
+@njit(cache=True)
+def _fluid_backlog(
+    excess_per_s: FloatArray, step_s: float, limit: float
+) -> tuple[FloatArray, FloatArray]:
+    """Mean backlog per step and requests dropped at the limit, exact for a fluid.
+
+    The backlog moves at ``excess_per_s`` (arrivals minus throughput) within
+    [0, limit]; each step is split where it reaches a bound.
+    """
+    configs, steps = excess_per_s.shape
+    mean = np.zeros((configs, steps))
+    dropped = np.zeros((configs, steps))
+    for config in range(configs):
+        backlog = 0.0
+        for step in range(steps):
+            rate = excess_per_s[config, step]
+            bound = limit if rate > 0 else 0.0
+            hit_s = (bound - backlog) / rate if rate != 0 else np.inf
+            if hit_s >= step_s:
+                end = backlog + rate * step_s
+                mean[config, step] = 0.5 * (backlog + end)
+            else:
+                area = 0.5 * (backlog + bound) * hit_s + bound * (step_s - hit_s)
+                mean[config, step] = area / step_s
+                dropped[config, step] = max(rate, 0.0) * (step_s - hit_s)
+                end = bound
+            backlog = end
+    return mean, dropped
+
+
+@dataclass(frozen=True)
+class _GroupQueue:
+    """One group's queue in every step: the M/M/c or the fluid regime."""
+
+    arrival_per_s: FloatArray  # per target [1/s]
+    service_s: FloatArray  # mean service time at the step's speed [s]
+    utilisation_frac: FloatArray  # offered load per server, may exceed 1
+    fluid_wait_s: FloatArray  # backlog / throughput; 0 when the queue is stable
+    dropped_frac: FloatArray  # arrivals refused at the full listen queue [0..1]
+    speed_frac: FloatArray  # share of each vCPU left for requests [0..1]
+    fluid: NDArray[np.bool_]  # step in the fluid (overload or backlog) regime
+    waiting_frac: FloatArray  # Erlang C of the stable steps [0..1]
+
+
+def _group_queue(
+    group: _Group,
+    state: _FleetState,
+    kept: FloatArray,
+    step_s: float,
+    listen_queue: float,
+) -> _GroupQueue:
+    """Arrival rate, service time, fluid backlog and drops of one group's targets."""
+    vcpu = state.instance.vcpu
+    targets = np.maximum(group.targets, 1.0)
+    arrival = state.requests_per_s * kept * group.share_frac / targets
+    service = vcpu * state.cpu_per_request_s / group.capacity_vcpu
+    throughput = vcpu / service
+
+    excess = np.ascontiguousarray(np.broadcast_to(arrival - throughput, service.shape))
+    backlog, dropped = _fluid_backlog(excess, step_s, listen_queue)
+
+    utilisation = np.broadcast_to(arrival / throughput, service.shape)
+    fluid = (backlog > 0) | (utilisation >= 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dropped_frac = np.where(arrival > 0, dropped / (arrival * step_s), 0.0)
+    return _GroupQueue(
+        arrival_per_s=np.broadcast_to(arrival, service.shape),
+        service_s=service,
+        utilisation_frac=utilisation,
+        fluid_wait_s=backlog / throughput,
+        dropped_frac=dropped_frac,
+        speed_frac=group.capacity_vcpu / vcpu,
+        fluid=fluid,
+        waiting_frac=_table_lookup(
+            utilisation,
+            fluid,
+            lambda rho: [queueing.erlang_c(vcpu, rho * vcpu)],
+            grid_step=GRID_STEP / 10,
+        )[0],
+    )
+
+
+def _table_lookup(
+    utilisation: FloatArray,
+    fluid: NDArray[np.bool_],
+    model: Callable[[FloatArray], Sequence[FloatArray] | FloatArray],
+    log_scale: bool = False,
+    grid_step: float = GRID_STEP,
+) -> list[FloatArray]:
+    """Evaluate ``model(rho)`` on a grid of the stable utilisations, interpolate.
+
+    The grid runs over -ln(1 - rho) in steps of ``grid_step`` up to the largest stable
+    level present, so its size does not grow with the number of steps; values are
+    interpolated linearly (in their logarithm if ``log_scale``), relative error
+    below about 1e-4 for the smooth M/M/c functions tabulated here.
+    """
+    stable = np.where(fluid, 0.0, np.clip(utilisation, 0.0, 1.0 - 1e-9))
+    stretch = -np.log1p(-stable)
+    grid = np.arange(0.0, stretch.max() + 2 * grid_step, grid_step)
+    rows = model(-np.expm1(-grid))
+
+    if log_scale:
+        return [np.exp(np.interp(stretch, grid, np.log(row))) for row in rows]
+    return [np.interp(stretch, grid, row) for row in rows]
+
+
+def _group_quantiles(queue: _GroupQueue, servers: int, scv: float) -> list[FloatArray]:
+    """Response quantiles of one group [s]: fluid wait plus service, or M/G/c."""
+
+    def quantiles_scaled(rho: FloatArray) -> FloatArray:
+        levels = np.array(QUANTILE_LEVELS)[:, None]
+        return queueing.mgc_response_quantile_s(
+            levels, servers, rho * servers, 1.0, service_scv=scv
+        )
+
+    scaled = _table_lookup(
+        queue.utilisation_frac, queue.fluid, quantiles_scaled, log_scale=True
+    )
+    quantiles = []
+    for level, stable in zip(QUANTILE_LEVELS, scaled, strict=True):
+        overload = queue.fluid_wait_s - np.log1p(-level) * queue.service_s
+        quantiles.append(np.where(queue.fluid, overload, stable * queue.service_s))
+    return quantiles
+
+
+def _group_survival(
+    t_s: FloatArray, queue: _GroupQueue, servers: int, scv: float
+) -> FloatArray:
+    """P(T > t) for one group's targets: M/G/c when stable, shifted service if not."""
+    load = np.minimum(queue.utilisation_frac, 1.0 - 1e-9) * servers
+    decay = (servers - load) * 2.0 / (1.0 + scv)
+    scaled_t = t_s / queue.service_s
+
+    stable = queueing.response_survival_scaled(scaled_t, queue.waiting_frac, decay)
+    shifted = np.exp(-np.maximum(t_s - queue.fluid_wait_s, 0.0) / queue.service_s)
+    return np.where(queue.fluid, shifted, stable)
+
+
+def _mixture_quantiles(
+    queues: list[_GroupQueue],
+    weights: list[FloatArray],
+    single: list[list[FloatArray]],
+    servers: int,
+    scv: float,
+) -> list[FloatArray]:
+    """Quantiles of the request-weighted mixture of two groups, by bisection."""
+    mixed = []
+    for index, level in enumerate(QUANTILE_LEVELS):
+        low = np.minimum(single[0][index], single[1][index])
+        high = np.maximum(single[0][index], single[1][index])
+        for _ in range(MIXTURE_STEPS):
+            middle = 0.5 * (low + high)
+            survival = sum(
+                weight * _group_survival(middle, queue, servers, scv)
+                for weight, queue in zip(weights, queues, strict=True)
+            )
+            above = survival > 1.0 - level
+            low = np.where(above, middle, low)
+            high = np.where(above, high, middle)
+        mixed.append(0.5 * (low + high))
+    return mixed
+
+
+def _performance(
+    state: _FleetState,
+    kept: FloatArray,
+    step_s: float,
+    scv: float,
+    request_timeout_s: float,
+    listen_queue: float,
+    hc_timeout_s: float,
+    hc_probe_s: float,
+) -> FleetResult:
+    """Queueing in every step for the fraction ``kept`` of the traffic."""
+    servers = state.instance.vcpu
+    groups = [group for group in state.groups if group.targets.max() > 0]
+    queues = [_group_queue(g, state, kept, step_s, listen_queue) for g in groups]
+    shape = queues[0].service_s.shape
+    request_weights = [np.broadcast_to(g.share_frac, shape) for g in groups]
+    target_weights = [g.targets / state.counts for g in groups]
+
+    quantiles = _fleet_quantiles(queues, request_weights, servers, scv)
+    failed = sum(
+        weight * _failed_frac(queue, servers, scv, request_timeout_s, quantiles[2])
+        for weight, queue in zip(request_weights, queues, strict=True)
+    )
+    probes = sum(
+        weight * _probe_fail_frac(queue, servers, hc_timeout_s, hc_probe_s)
+        for weight, queue in zip(target_weights, queues, strict=True)
+    )
+    busy = [np.minimum(queue.utilisation_frac, 1.0) for queue in queues]
+    utilisation = sum(w * b for w, b in zip(target_weights, busy, strict=True))
+
+    demand = state.requests_per_s * kept * state.cpu_per_request_s
+    delivered = sum(
+        group.targets * frac * group.capacity_vcpu
+        for group, frac in zip(groups, busy, strict=True)
+    )
+    background = state.counts * state.background_vcpu
+    return FleetResult(
+        demand_vcpu=np.broadcast_to(demand + background, shape).copy(),
+        delivered_vcpu=np.broadcast_to(delivered + background, shape).copy(),
+        utilisation_frac=np.asarray(utilisation),
+        p50_ms=quantiles[0] * 1000.0,
+        p95_ms=quantiles[1] * 1000.0,
+        p99_ms=quantiles[2] * 1000.0,
+        failed_frac=np.asarray(failed),
+        hc_fail_frac=np.asarray(probes),
+        balance_credits=state.balance_credits,
+        surplus_charged_credits=state.surplus_charged_credits * state.counts,
+        throttled=state.throttled,
+        summary=state.summary,
+    )
+
+
+def _fleet_quantiles(
+    queues: list[_GroupQueue],
+    weights: list[FloatArray],
+    servers: int,
+    scv: float,
+) -> list[FloatArray]:
+    """Response quantiles over all requests [s]; a mixture where both groups serve."""
+    single = [_group_quantiles(queue, servers, scv) for queue in queues]
+    if len(queues) == 1:
+        return single[0]
+    quantiles = [np.where(weights[0] > 0, a, b) for a, b in zip(*single, strict=True)]
+
+    mixed_steps = (weights[0] > 0) & (weights[1] > 0)
+    if not mixed_steps.any():
+        return quantiles
+    mixture = _mixture_quantiles(queues, weights, single, servers, scv)
+    return [
+        np.where(mixed_steps, m, q) for m, q in zip(mixture, quantiles, strict=True)
+    ]
+
+
+def _failed_frac(
+    queue: _GroupQueue,
+    servers: int,
+    scv: float,
+    request_timeout_s: float,
+    p99_s: FloatArray,
+) -> FloatArray:
+    """Requests dropped at a full listen queue or still unserved at the timeout.
+
+    The stable tail is evaluated only where the timeout is under 40 times the p99:
+    beyond that the exponential tail is below 1e-40 and counted as 0.
+    """
+    late = np.zeros(queue.service_s.shape)
+    near = queue.fluid | (request_timeout_s < 40.0 * p99_s)
+    timeout = np.full(int(near.sum()), request_timeout_s)
+    late[near] = _group_survival(timeout, _subset(queue, near), servers, scv)
+    return queue.dropped_frac + (1.0 - queue.dropped_frac) * late
+
+
+def _subset(queue: _GroupQueue, mask: NDArray[np.bool_]) -> _GroupQueue:
+    """The elements of every per-step array of ``queue`` where ``mask`` holds."""
+    fields = {
+        name: getattr(queue, name)[mask] for name in _GroupQueue.__dataclass_fields__
+    }
+    return _GroupQueue(**fields)
+
+
+def _probe_fail_frac(
+    queue: _GroupQueue, servers: int, hc_timeout_s: float, hc_probe_s: float
+) -> FloatArray:
+    """P(a probe waits past its timeout): C exp(-theta (tau - h)) or the fluid wait."""
+    speed_probe_s = hc_probe_s / queue.speed_frac
+    load = np.minimum(queue.utilisation_frac, 1.0 - 1e-9) * servers
+    slack_s = np.maximum(hc_timeout_s - speed_probe_s, 0.0)
+
+    decay = (servers - load) / queue.service_s
+    stable = queue.waiting_frac * np.exp(-decay * slack_s)
+    overloaded = (queue.fluid_wait_s + speed_probe_s > hc_timeout_s).astype(float)
+    return np.where(queue.fluid, overloaded, np.where(slack_s > 0, stable, 1.0))
+
+
+def _squeeze(result: FleetResult) -> FleetResult:
+    """Drop the leading config axis of a one-config result."""
+    fields = {}
+    for name in FleetResult.__dataclass_fields__:
+        value = getattr(result, name)
+        fields[name] = value[0] if isinstance(value, np.ndarray) else value
+    return FleetResult(**fields)
