@@ -1,0 +1,468 @@
+"""Run a notebook with papermill into a dated report folder: HTML, CSV and JSON.
+
+A run of ``sizing`` writes a new folder ``<output_dir>/sizing-<UTC timestamp>[-n]/``
+(created with one ``mkdir``, so two runs never share it) holding:
+
+- ``sizing.ipynb``: the executed notebook, for whoever wants the code;
+- ``sizing.html``: a self-contained report without code cells or prompts, whose
+  charts are inline SVG (no script, no network needed to read it);
+- ``tables/<name>.csv``: every table the notebook published;
+- ``results.json``: the headline numbers the notebook published, the parameters and
+  the timing.
+
+``<output_dir>/sizing-latest`` (a symlink, or a text file naming the folder where
+symlinks are not possible) then points at the new folder. A failed run keeps the
+executed notebook as ``FAILED-sizing.ipynb`` beside a one-line ``FAILED.txt``, writes
+no HTML, CSV or results, and leaves ``sizing-latest`` where it was.
+
+How a notebook hands tables and numbers to the runner: it calls
+:func:`publish_table` and :func:`publish_result`. The runner tells the kernel where
+to write through the environment variable ``CAPACITY_PUBLISH_DIR`` (a private staging
+folder inside the run folder); the files are moved into place only when every cell
+succeeded. Outside a run (a planner in JupyterLab) the variable is unset and the two
+functions only check their arguments and return, so the notebook runs unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+
+from capacity.errors import NotebookRunError, ParameterError
+from capacity.report_parameters import (
+    NotebookParameter,
+    check_parameters,
+    notebook_parameters,
+)
+
+__all__ = [
+    "HTML_BUDGET_BYTES",
+    "NOTEBOOKS_DIR",
+    "PUBLISH_DIR_ENV",
+    "NotebookParameter",
+    "RunResult",
+    "notebook_parameters",
+    "publish_result",
+    "publish_table",
+    "resolve_notebook",
+    "run_notebook",
+]
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+"""The project's notebooks, found beside the package in a clone."""
+
+PUBLISH_DIR_ENV = "CAPACITY_PUBLISH_DIR"
+"""Environment variable naming the folder a running notebook publishes into."""
+
+HTML_BUDGET_BYTES = 3_000_000
+"""The largest HTML report we accept; charts are decimated to stay under it."""
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+# nbconvert's lab template without its remote scripts (require.js, MathJax, mermaid),
+# and with SVG outputs inlined as markup rather than base64 images, so the report
+# renders offline and a browser test can count the chart elements.
+_REPORT_TEMPLATE = """\
+{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block data_svg scoped -%}
+<div class="jp-RenderedSVG jp-OutputArea-output {{ extra_class }}" \
+data-mime-type="image/svg+xml">{{ output.data['image/svg+xml'] }}</div>
+{%- endblock data_svg -%}
+"""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one successful notebook run produced."""
+
+    notebook: str
+    """The notebook's name (file name without ``.ipynb``)."""
+    run_dir: Path
+    """The new report folder."""
+    executed_path: Path
+    """The executed notebook inside ``run_dir``."""
+    html_path: Path
+    """The HTML report inside ``run_dir``."""
+    tables: dict[str, Path]
+    """Published table name to its CSV file."""
+    results: dict[str, Any]
+    """Published headline numbers, by name (NaN and inf as None)."""
+    parameters: dict[str, Any]
+    """The parameters injected (after type checks); defaults not repeated."""
+    duration_s: float
+    """Wall-clock time of execution and export [s]."""
+
+
+def publish_table(name: str, table: Any) -> Any:
+    """Hand a table to the runner as ``tables/<name>.csv``; return it for display.
+
+    Parameters
+    ----------
+    name : str
+        Lower-case snake-case name of the CSV file.
+    table : pandas.DataFrame
+        The table; its index is written when it is named.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` itself, so a notebook cell can end with this call to show it.
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is not lower-case snake case.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> publish_table("options", pd.DataFrame({"monthly_usd": [60.9]})).shape
+    (1, 1)
+    """
+    folder = _publish_dir(name)
+    if folder is not None:
+        has_named_index = any(level is not None for level in table.index.names)
+        table.to_csv(folder / f"{name}.csv", index=has_named_index)
+    return table
+
+
+def publish_result(name: str, value: float | int | str | bool | None) -> None:
+    """Hand one headline number (or short text) to the runner's ``results.json``.
+
+    Parameters
+    ----------
+    name : str
+        Lower-case snake-case key carrying its unit, e.g. ``monthly_usd``.
+    value : float, int, str, bool or None
+        The value; numpy scalars are accepted, NaN and inf are written as null.
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is not snake case or ``value`` is not a scalar.
+    """
+    folder = _publish_dir(name)
+    scalar = _json_scalar(name, value)
+    if folder is not None:
+        with (folder / "results.jsonl").open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps({name: scalar}) + "\n")
+
+
+def _publish_dir(name: str) -> Path | None:
+    """The staging folder of the current run, or None outside a run."""
+    if not _NAME.fullmatch(name):
+        raise ParameterError(
+            f"published name {name!r} must be lower-case snake case such as "
+            "'monthly_usd'; rename it"
+        )
+    folder = os.environ.get(PUBLISH_DIR_ENV)
+    return Path(folder) if folder else None
+
+
+def _json_scalar(name: str, value: Any) -> float | int | str | bool | None:
+    """A JSON-safe scalar: numpy scalars unwrapped, NaN and inf as None."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise ParameterError(
+        f"published result {name!r} must be a number, text, bool or None, got "
+        f"{type(value).__name__}; publish a table for structured values"
+    )
+
+
+def resolve_notebook(name_or_path: str | Path) -> Path:
+    """The notebook file for a name in ``notebooks/`` or a path.
+
+    Raises
+    ------
+    ParameterError
+        If neither a file at that path nor ``notebooks/<name>.ipynb`` exists.
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".ipynb" or path.parent != Path("."):
+        if path.is_file():
+            return path
+        raise ParameterError(f"notebook file '{path}' does not exist; check the path")
+
+    bundled = NOTEBOOKS_DIR / f"{path.name}.ipynb"
+    if bundled.is_file():
+        return bundled
+    known = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+    raise ParameterError(
+        f"unknown notebook '{name_or_path}'; choose one of {', '.join(known) or 'none'}"
+        " (see 'capacity notebooks') or give a path to an .ipynb file"
+    )
+
+
+def run_notebook(
+    name_or_path: str | Path,
+    parameters: Mapping[str, Any],
+    *,
+    output_dir: str | Path = "reports",
+    timeout_s: float = 600.0,
+    progress: bool = False,
+) -> RunResult:
+    """Execute a notebook with papermill and export its report into a new folder.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A name in ``notebooks/`` (``"sizing"``) or a path to an ``.ipynb`` file.
+    parameters : mapping of str to value
+        Values for the notebook's ``parameters`` cell. Text is read by the declared
+        type (see :func:`capacity.report_parameters.check_parameter`).
+    output_dir : str or Path
+        Folder that receives the dated run folder and the ``<name>-latest`` pointer.
+    timeout_s : float
+        Limit for the whole execution [s]: kernel start-up and every cell share it.
+    progress : bool
+        Show papermill's progress bar on stderr.
+
+    Returns
+    -------
+    RunResult
+        Paths of the executed notebook, HTML report and CSV tables, and the results.
+
+    Raises
+    ------
+    ParameterError
+        Before any kernel starts: unknown notebook, no ``parameters`` cell, unknown
+        parameter name, a value of the wrong type, a non-positive timeout.
+    NotebookRunError
+        A cell raised, the kernel died or the timeout passed. The message names the
+        cell (index and first line) and the error; the executed notebook is kept as
+        ``FAILED-<name>.ipynb`` in the run folder, and nothing else is written.
+    """
+    path = resolve_notebook(name_or_path)
+    checked = check_parameters(notebook_parameters(path), parameters, path.stem)
+    if not timeout_s > 0:
+        raise ParameterError(
+            f"timeout_s must be positive, got {timeout_s!r}; give seconds such as 600"
+        )
+
+    started_s = time.perf_counter()
+    run_dir = _new_run_dir(Path(output_dir), path.stem)
+    staging = run_dir / ".publish"
+    staging.mkdir()
+    executed = run_dir / f"{path.stem}.ipynb"
+    _execute(path, executed, checked, staging, timeout_s, progress)
+
+    html_path = _export_html(executed, run_dir / f"{path.stem}.html")
+    tables = _collect_tables(staging, run_dir / "tables")
+    results = _collect_results(staging)
+    shutil.rmtree(staging)
+    duration_s = time.perf_counter() - started_s
+    _write_results_json(run_dir, path.stem, checked, results, duration_s)
+    _point_latest(Path(output_dir), path.stem, run_dir)
+    return RunResult(
+        path.stem, run_dir, executed, html_path, tables, results, checked, duration_s
+    )
+
+
+def _new_run_dir(output_dir: Path, stem: str) -> Path:
+    """A new folder ``<stem>-<UTC timestamp>[-n]``; ``mkdir`` makes it atomic."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        candidate = output_dir / f"{stem}-{stamp}{suffix}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise NotebookRunError(f"cannot create a new run folder under '{output_dir}'")
+
+
+@contextmanager
+def _publishing_into(staging: Path) -> Iterator[None]:
+    """Set :data:`PUBLISH_DIR_ENV` for the kernel started inside the block."""
+    previous = os.environ.get(PUBLISH_DIR_ENV)
+    os.environ[PUBLISH_DIR_ENV] = str(staging.resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[PUBLISH_DIR_ENV]
+        else:
+            os.environ[PUBLISH_DIR_ENV] = previous
+
+
+def _execute(
+    source: Path,
+    executed: Path,
+    parameters: dict[str, Any],
+    staging: Path,
+    timeout_s: float,
+    progress: bool,
+) -> None:
+    """Run papermill; on any failure keep ``FAILED-<name>.ipynb`` and raise."""
+    deadline_s = time.monotonic() + timeout_s
+    started_cells: list[Any] = []
+
+    def cell_timeout_s(cell: Any) -> int:
+        return max(1, math.ceil(deadline_s - time.monotonic()))
+
+    def record_start(cell: Any, cell_index: int) -> None:
+        started_cells.append(cell)
+
+    try:
+        with _publishing_into(staging):
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=progress,
+                start_timeout=max(1, math.ceil(timeout_s)),
+                timeout_func=cell_timeout_s,
+                on_cell_start=record_start,
+                cwd=None,
+            )
+    except Exception as error:  # papermill, nbclient and zmq errors alike
+        last_cell = started_cells[-1] if started_cells else None
+        raise _failure(source, executed, staging, last_cell, error) from error
+
+
+def _failure(
+    source: Path,
+    executed: Path,
+    staging: Path,
+    last_cell: Any,
+    error: BaseException,
+) -> NotebookRunError:
+    """Keep the failed notebook, drop partial output, and describe the failure."""
+    shutil.rmtree(staging, ignore_errors=True)
+    failed = executed.with_name(f"FAILED-{executed.name}")
+    if executed.exists():
+        executed.rename(failed)
+    where = _cell_description(source, last_cell)
+    message = (
+        f"notebook '{source.stem}' failed in {where}: {_error_text(error)}; "
+        f"the failed notebook is kept at '{failed}'"
+    )
+    (executed.parent / "FAILED.txt").write_text(message + "\n", encoding="utf-8")
+    return NotebookRunError(message)
+
+
+def _cell_description(source: Path, cell: Any) -> str:
+    """``cell <index> ('<first line>')``, the index counted in the source notebook."""
+    if cell is None:
+        return "kernel start-up"
+    lines = cell.source.strip().splitlines()
+    first_line = lines[0] if lines else ""
+    ids = [c.get("id") for c in nbformat.read(source, as_version=4).cells]
+    if cell.get("id") in ids:
+        return f"cell {ids.index(cell.get('id'))} ('{first_line}')"
+    return f"the injected parameters ('{first_line}')"
+
+
+def _error_text(error: BaseException) -> str:
+    """One line: the exception's class and message, from the kernel if it ran there."""
+    ename = getattr(error, "ename", None) or type(error).__name__
+    evalue = getattr(error, "evalue", None)
+    if evalue is None:
+        evalue = str(error)
+    if "Timeout" in ename or isinstance(error, TimeoutError):
+        ename, evalue = "timeout", "the run did not finish within the timeout"
+    one_line = " ".join(str(evalue).split())
+    return f"{ename}: {one_line}" if one_line else ename
+
+
+def _export_html(executed: Path, html_path: Path) -> Path:
+    """The executed notebook as HTML without inputs, prompts or remote scripts."""
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file="capacity_report.html.j2",
+        extra_loaders=[
+            jinja2.DictLoader({"capacity_report.html.j2": _REPORT_TEMPLATE})
+        ],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    notebook = nbformat.read(executed, as_version=4)
+    body, _ = exporter.from_notebook_node(notebook)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def _collect_tables(staging: Path, tables_dir: Path) -> dict[str, Path]:
+    """Move the published CSV files into ``tables/``."""
+    tables: dict[str, Path] = {}
+    for csv_path in sorted(staging.glob("*.csv")):
+        tables_dir.mkdir(exist_ok=True)
+        tables[csv_path.stem] = Path(shutil.move(csv_path, tables_dir / csv_path.name))
+    return tables
+
+
+def _collect_results(staging: Path) -> dict[str, Any]:
+    """The published results, in order; a later value of a name replaces it."""
+    results: dict[str, Any] = {}
+    lines_path = staging / "results.jsonl"
+    if lines_path.exists():
+        for line in lines_path.read_text(encoding="utf-8").splitlines():
+            results.update(json.loads(line))
+    return results
+
+
+def _write_results_json(
+    run_dir: Path,
+    stem: str,
+    parameters: dict[str, Any],
+    results: dict[str, Any],
+    duration_s: float,
+) -> None:
+    """``results.json``: notebook, parameters, headline numbers and timing."""
+    document = {
+        "notebook": stem,
+        "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "duration_s": round(duration_s, 3),
+        "parameters": parameters,
+        "results": results,
+    }
+    text = json.dumps(document, indent=2, allow_nan=False)
+    (run_dir / "results.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _point_latest(output_dir: Path, stem: str, run_dir: Path) -> None:
+    """Move ``<stem>-latest`` to ``run_dir``: a symlink, else a one-line file."""
+    latest = output_dir / f"{stem}-latest"
+    temporary = output_dir / f".{stem}-latest.{os.getpid()}"
+    try:
+        temporary.symlink_to(run_dir.name, target_is_directory=True)
+    except OSError:
+        temporary.write_text(run_dir.name + "\n", encoding="utf-8")
+    os.replace(temporary, latest)
+
+
+def latest_run(output_dir: str | Path, stem: str) -> Path | None:
+    """The folder ``<stem>-latest`` points at, or None before the first success."""
+    latest = Path(output_dir) / f"{stem}-latest"
+    if latest.is_symlink():
+        return latest.parent / os.readlink(latest)
+    if latest.is_file():
+        return latest.parent / latest.read_text(encoding="utf-8").strip()
+    return None

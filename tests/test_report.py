@@ -1,0 +1,275 @@
+"""The papermill runner on the fixture notebooks: outputs, failures and the pointer."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from capacity import report
+from capacity.errors import NotebookRunError, ParameterError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RUN_FOLDER = re.compile(r"tiny-\d{8}T\d{6}Z(-\d+)?")
+
+
+def _folder_state(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes, to show nothing changed."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> report.RunResult:
+    output_dir = tmp_path_factory.mktemp("reports")
+    parameters = {"rps": "250", "horizon_hours": 3, "account_id": "012345678901"}
+    return report.run_notebook(
+        FIXTURES / "tiny.ipynb", parameters, output_dir=output_dir, timeout_s=120
+    )
+
+
+@pytest.mark.slow
+def test_run_writes_notebook_html_tables_and_results(
+    tiny_run: report.RunResult,
+) -> None:
+    run_dir = tiny_run.run_dir
+
+    assert RUN_FOLDER.fullmatch(run_dir.name)
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "results.json",
+        "tables",
+        "tiny.html",
+        "tiny.ipynb",
+    ]
+    assert tiny_run.tables == {"demand": run_dir / "tables" / "demand.csv"}
+
+
+@pytest.mark.slow
+def test_results_json_holds_published_numbers_and_parameters(
+    tiny_run: report.RunResult,
+) -> None:
+    document = json.loads((tiny_run.run_dir / "results.json").read_text())
+
+    # The fixture publishes the mean of a constant series of rps, so rps itself;
+    # the account id is published as text and keeps its leading zero.
+    assert document["results"] == {
+        "mean_requests_per_s": 250.0,
+        "account_id": "012345678901",
+        "start_hhmm": "0730",
+        "candidate_count": 2,
+    }
+    assert document["parameters"] == {
+        "rps": 250.0,
+        "horizon_hours": 3,
+        "account_id": "012345678901",
+    }
+    assert document["notebook"] == "tiny"
+
+
+@pytest.mark.slow
+def test_published_table_is_the_notebook_table(tiny_run: report.RunResult) -> None:
+    with tiny_run.tables["demand"].open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+
+    # horizon_hours=3 hourly rows from 2026-01-01 00:00 UTC, each at rps=250.
+    assert [row["requests_per_s"] for row in rows] == ["250.0"] * 3
+    assert pd.Timestamp(rows[2]["timestamp"]) == pd.Timestamp("2026-01-01 02:00Z")
+
+
+@pytest.mark.slow
+def test_html_has_no_code_and_no_remote_scripts(tiny_run: report.RunResult) -> None:
+    html = tiny_run.html_path.read_text(encoding="utf-8")
+
+    assert "publish_table" not in html
+    assert "<script" not in html
+    assert not re.search(r"(src|href)=\"https?:", html)
+    assert len(re.findall(r'<svg[^>]*class="marks"', html)) == 1
+    assert len(html.encode()) < report.HTML_BUDGET_BYTES
+
+
+@pytest.mark.slow
+def test_latest_points_at_the_run(tiny_run: report.RunResult) -> None:
+    output_dir = tiny_run.run_dir.parent
+
+    assert report.latest_run(output_dir, "tiny") == tiny_run.run_dir
+
+
+@pytest.mark.slow
+def test_a_second_run_gets_a_new_folder_and_leaves_the_first(tmp_path: Path) -> None:
+    first = report.run_notebook(
+        FIXTURES / "tiny.ipynb", {}, output_dir=tmp_path, timeout_s=120
+    )
+    before = _folder_state(first.run_dir)
+
+    second = report.run_notebook(
+        FIXTURES / "tiny.ipynb", {"rps": 7.0}, output_dir=tmp_path, timeout_s=120
+    )
+
+    assert second.run_dir != first.run_dir
+    assert _folder_state(first.run_dir) == before
+    assert report.latest_run(tmp_path, "tiny") == second.run_dir
+
+
+@pytest.mark.slow
+def test_failing_cell_is_named_and_earlier_report_untouched(tmp_path: Path) -> None:
+    good = report.run_notebook(
+        FIXTURES / "tiny.ipynb", {}, output_dir=tmp_path, timeout_s=120
+    )
+    before = _folder_state(good.run_dir)
+
+    # The fixture's cell 2 (counting from 0, markdown included) refuses rps <= 0.
+    message = (
+        r"notebook 'tiny' failed in cell 2 \('import pandas as pd'\): ValueError: "
+        r"rps must be positive, got -1.0; the failed notebook is kept at .*"
+        r"FAILED-tiny.ipynb"
+    )
+    with pytest.raises(NotebookRunError, match=message):
+        report.run_notebook(
+            FIXTURES / "tiny.ipynb", {"rps": -1.0}, output_dir=tmp_path, timeout_s=120
+        )
+
+    failed_dir = next(p for p in tmp_path.iterdir() if (p / "FAILED.txt").exists())
+    assert sorted(p.name for p in failed_dir.iterdir()) == [
+        "FAILED-tiny.ipynb",
+        "FAILED.txt",
+    ]
+    assert report.latest_run(tmp_path, "tiny") == good.run_dir
+    assert _folder_state(good.run_dir) == before
+
+
+@pytest.mark.slow
+def test_raising_cell_drops_what_was_published_before_it(tmp_path: Path) -> None:
+    message = (
+        r"failed in cell 2 \('capacity_per_s = rps / 2'\): ValueError: "
+        r"demand 100.0 exceeds capacity 50.0"
+    )
+    with pytest.raises(NotebookRunError, match=message):
+        report.run_notebook(
+            FIXTURES / "raises.ipynb", {"rps": 100.0}, output_dir=tmp_path
+        )
+
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert not (run_dir / "results.json").exists()
+    assert not (run_dir / ".publish").exists()
+    assert report.latest_run(tmp_path, "raises") is None
+
+
+@pytest.mark.slow
+def test_dead_kernel_fails_quickly(tmp_path: Path) -> None:
+    started_s = time.monotonic()
+
+    with pytest.raises(NotebookRunError, match=r"cell 1 \('import os'\): DeadKernel"):
+        report.run_notebook(FIXTURES / "dies.ipynb", {}, output_dir=tmp_path)
+
+    assert time.monotonic() - started_s < 60
+
+
+@pytest.mark.slow
+def test_timeout_stops_a_hanging_cell_within_the_limit(tmp_path: Path) -> None:
+    started_s = time.monotonic()
+
+    with pytest.raises(NotebookRunError, match=r"cell 1 \('import time'\): timeout"):
+        report.run_notebook(
+            FIXTURES / "sleeps.ipynb",
+            {"sleep_s": 600},
+            output_dir=tmp_path,
+            timeout_s=8,
+        )
+
+    # The limit is 8 s; allow the kernel's interrupt and shutdown on a busy machine.
+    assert time.monotonic() - started_s < 40
+
+
+@pytest.mark.parametrize(
+    ("notebook", "parameters", "message"),
+    [
+        ("no_parameters.ipynb", {}, "has 0 cells tagged 'parameters'"),
+        ("tiny.ipynb", {"rsp": 1.0}, "unknown parameter 'rsp' .* did you mean 'rps'"),
+        ("tiny.ipynb", {"horizon_hours": "024"}, "'horizon_hours' = '024' has a lead"),
+        ("tiny.ipynb", {"unlimited": "maybe"}, "'unlimited' must be a bool"),
+    ],
+)
+def test_bad_input_fails_before_any_kernel_or_folder(
+    tmp_path: Path, notebook: str, parameters: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ParameterError, match=message):
+        report.run_notebook(FIXTURES / notebook, parameters, output_dir=tmp_path)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_notebook_name_lists_the_known_ones() -> None:
+    with pytest.raises(ParameterError, match="unknown notebook 'sizng'; choose one"):
+        report.resolve_notebook("sizng")
+
+
+def test_missing_notebook_path_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="notebook file .* does not exist"):
+        report.resolve_notebook(tmp_path / "gone.ipynb")
+
+
+def test_non_positive_timeout_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="timeout_s must be positive, got 0"):
+        report.run_notebook(
+            FIXTURES / "tiny.ipynb", {}, output_dir=tmp_path, timeout_s=0
+        )
+
+
+def test_publishing_outside_a_run_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(report.PUBLISH_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    table = pd.DataFrame({"monthly_usd": [1.0]})
+
+    assert report.publish_table("costs", table) is table
+    report.publish_result("monthly_usd", 1.0)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_publishing_inside_a_run_writes_csv_and_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(report.PUBLISH_DIR_ENV, str(tmp_path))
+
+    report.publish_table("costs", pd.DataFrame({"monthly_usd": [1.5]}))
+    report.publish_result("monthly_usd", float("nan"))
+    report.publish_result("monthly_usd", 2.0)
+
+    assert (tmp_path / "costs.csv").read_text() == "monthly_usd\n1.5\n"
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"monthly_usd": None},
+        {"monthly_usd": 2.0},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("Monthly USD", 1.0, "'Monthly USD' must be lower-case snake case"),
+        ("options", [1, 2], "'options' must be a number, text, bool or None"),
+    ],
+)
+def test_bad_publications_are_refused(name: str, value: object, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        report.publish_result(name, value)  # type: ignore[arg-type]
+
+
+def test_latest_falls_back_to_a_file(tmp_path: Path) -> None:
+    (tmp_path / "sizing-20260101T000000Z").mkdir()
+    (tmp_path / "sizing-latest").write_text("sizing-20260101T000000Z\n")
+
+    assert report.latest_run(tmp_path, "sizing") == tmp_path / "sizing-20260101T000000Z"
+    assert report.latest_run(tmp_path, "other") is None
+    assert os.path.isdir(tmp_path / "sizing-20260101T000000Z")
