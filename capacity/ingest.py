@@ -147,6 +147,7 @@ def read_metric(
         value_column=value_column,
     )
     _check_values(raw)
+    _warn_if_zeros(raw)
 
     series, grid_step_s, repairs = regularise(
         raw, tz=tz, step_s=step_s, gap_policy=gap_policy, max_gap_s=max_gap_s
@@ -195,12 +196,18 @@ def _warn_if_doubtful(trace: Trace) -> None:
             CapacityWarning,
             stacklevel=3,
         )
-    zeros = int(np.count_nonzero(values == 0))
-    if np.median(values) > 0 and zeros >= max(1, values.size // 100):
+
+
+def _warn_if_zeros(raw: RawSeries) -> None:
+    """Warn about exact zeros (1 % of rows or more) in a series with median > 0."""
+    readings = raw.readings
+    zeros = int(np.count_nonzero(readings == 0))
+    median = float(np.median(readings))
+    if median > 0 and zeros >= max(1, readings.size // 100):
         warnings.warn(
-            f"{trace.source}: {zeros} exact zeros in a series whose median is "
-            f"{np.median(values):g}; if they are missing data, remove those rows "
-            "so the gap rules apply",
+            f"{raw.source}: {zeros} exact zeros in a series whose median is "
+            f"{median:g}; if they are missing data, remove those rows so the gap "
+            "rules apply",
             CapacityWarning,
             stacklevel=3,
         )

@@ -75,6 +75,7 @@ FILE_NAME_METRICS = {
 }
 
 STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
+EPOCH_PATTERN = re.compile(r"^\d+(?:\.\d*)?$")
 OFFSET_PATTERN = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
 
@@ -190,8 +191,10 @@ def _numeric_column(column: pd.Series, source: str) -> np.ndarray:
     numbers = pd.to_numeric(column, errors="coerce")
     bad = np.flatnonzero(numbers.isna().to_numpy())
     first = int(bad[0])
+    cell = column.iloc[first]
+    shown = "(an empty cell)" if pd.isna(cell) else repr(str(cell))
     raise IngestError(
-        f"{source}, line {first + 2}: value {column.iloc[first]!r} is not a number "
+        f"{source}, line {first + 2}: value {shown} is not a number "
         "(fix the cell or remove the row)"
     )
 
@@ -214,7 +217,7 @@ def _parse_timestamps(
     raw: np.ndarray, source: str, location: str, offset: int
 ) -> pd.DatetimeIndex:
     """Timestamps from ISO strings (with or without offset) or epoch seconds."""
-    if raw.dtype.kind in "if" or all(_is_number(x) for x in raw[:1]):
+    if raw.dtype.kind in "if" or _is_number(raw[0]) or EPOCH_PATTERN.match(str(raw[0])):
         return _epoch_timestamps(raw, source, location, offset)
     text = pd.Series(raw, dtype=str)
     has_offset = text.str.contains(OFFSET_PATTERN)

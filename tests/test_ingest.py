@@ -1,0 +1,558 @@
+"""Tests for capacity.ingest: real NAB exports, CloudWatch JSON shapes, the rules.
+
+Expected values for the NAB files come from ../shared/data-real/README.md (rows, spans,
+gaps, min/p50/max); grid sizes are worked by hand from those spans in the comments.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from capacity.errors import CapacityWarning, IngestError
+from capacity.ingest import (
+    Trace,
+    cpu_trace_to_demand,
+    read_metric,
+    trace_to_workload,
+)
+from capacity.resample import runs_of_true
+
+# --- real NAB files ------------------------------------------------------------------
+
+
+def quiet_read(path: Path, **kwargs: object) -> Trace:
+    """Read with warnings turned into a failure, so no test ignores one by accident."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CapacityWarning)
+        return read_metric(path, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.shared
+def test_elb_request_count(nab_dir: Path) -> None:
+    # README: 4032 rows, 2014-04-10 00:04 -> 04-24 00:39, 5 min, 8 gaps of 10 min,
+    # min/p50/p95/max 1/48/170/656, requests per 5 min.
+    trace = quiet_read(nab_dir / "elb_request_count_8c0756.csv")
+    assert (trace.metric, trace.unit, trace.step_s, trace.rows_read) == (
+        "RequestCount",
+        "Count",
+        300.0,
+        4032,
+    )
+    # 14 d x 288 + 35 min / 5 + 1 = 4040 steps; 8 of them were missing.
+    assert trace.series.size == 4040
+    assert trace.series.index[0] == pd.Timestamp("2014-04-10 00:00", tz="UTC")
+    assert trace.series.index[-1] == pd.Timestamp("2014-04-24 00:35", tz="UTC")
+    repairs = {r.rule: r.count for r in trace.repairs}
+    assert repairs["gaps_interpolated"] == 8
+    assert (trace.series.min(), trace.series.max()) == (1.0, 656.0)
+    assert trace.series.median() == 48.0
+
+    w = trace_to_workload(trace, cpu_per_request_ms=5.0)
+    # A count per 5 minutes over 300 s is the rate: median 48 / 300 = 0.16 req/s.
+    assert np.median(w.requests_per_s) == pytest.approx(48 / 300)
+    assert w.step_s == 300.0
+    scaled = trace_to_workload(trace, requests_per_day=1e8)
+    assert scaled.requests_per_s.mean() * 86_400 == pytest.approx(1e8)
+
+
+@pytest.mark.shared
+def test_sustained_cpu_825cc2(nab_dir: Path) -> None:
+    # README: 4032 rows, 2 gaps of 10 min, min/p50/max 18.72/92.45/99.12.
+    trace = quiet_read(nab_dir / "ec2_cpu_utilization_825cc2.csv")
+    assert trace.series.size == 4034
+    assert trace.series.min() == pytest.approx(18.72, abs=0.005)
+    assert trace.series.max() == pytest.approx(99.12, abs=0.005)
+    assert trace.series.median() == pytest.approx(92.45, abs=0.01)
+    # README: 96.8 % of samples above the 40 % baseline of t3.xlarge.
+    assert (trace.series > 40).mean() == pytest.approx(0.968, abs=0.001)
+
+    # busy vCPU = CPUUtilization / 100 x vCPUs (c5.xlarge: 4 vCPU) x 2 instances.
+    demand = cpu_trace_to_demand(trace, "c5.xlarge", 2)
+    assert demand["busy_vcpu_fleet"].max() == pytest.approx(0.9912 * 8, abs=1e-3)
+    np.testing.assert_allclose(
+        demand["busy_vcpu_fleet"], 2 * demand["busy_vcpu_per_instance"]
+    )
+
+
+@pytest.mark.shared
+def test_spiky_cpu_77c1ca(nab_dir: Path) -> None:
+    # README: no gaps, min/p50/max 0.064/0.1/99.90; 112 bursts > 30 %, each <= 13
+    # samples.
+    trace = quiet_read(nab_dir / "ec2_cpu_utilization_77c1ca.csv")
+    assert trace.series.size == 4032
+    assert trace.repairs == ()  # starts at 14:25, already on the 5-min grid
+    assert trace.series.median() == pytest.approx(0.1)
+    _, lengths = runs_of_true(trace.series.to_numpy() > 30)
+    assert lengths.size == 112
+    assert lengths.max() <= 13
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("name", "metric", "first", "last", "gaps"),
+    [
+        # README: 4730 rows 03-01 17:34 -> 03-18 03:39, 12 rows at 03:00:00.
+        ("ec2_disk_write_bytes_1ef3de.csv", None, "03-01 17:30", "03-18 03:35", 0),
+        # README: 4032 rows 03-07 03:41 -> 03-21 03:41, plus one 10-min gap.
+        (
+            "ec2_request_latency_system_failure.csv",
+            "CPUUtilization",
+            "03-07 03:40",
+            "03-21 03:40",
+            1,
+        ),
+    ],
+)
+def test_dst_artefact_is_respaced(
+    nab_dir: Path, name: str, metric: str | None, first: str, last: str, gaps: int
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)  # 1ef3de is mostly zeros
+        trace = read_metric(nab_dir / name, metric=metric)
+    repairs = {r.rule: r.count for r in trace.repairs}
+    assert repairs["dst_squashed_rows"] == 12
+    assert "duplicate_timestamps" not in repairs
+    assert repairs.get("gaps_interpolated", 0) == gaps
+    # Re-spaced, the rows are one per 5-min step: the grid has rows + gaps steps.
+    assert trace.series.size == trace.rows_read + gaps
+    assert trace.series.index[0] == pd.Timestamp(f"2014-{first}", tz="UTC")
+    assert trace.series.index[-1] == pd.Timestamp(f"2014-{last}", tz="UTC")
+    # The 13th row after 01:5x lands in the 02:5x step (re-spaced, not squashed).
+    assert pd.Timestamp("2014-03-09 02:55", tz="UTC") in trace.series.index
+
+    with pytest.raises(IngestError, match=r"can't be read in tz='America/New_York'"):
+        read_metric(nab_dir / name, metric=metric, tz="America/New_York")
+
+
+@pytest.mark.shared
+def test_asg_misconfiguration_18050_rows(nab_dir: Path) -> None:
+    # README: 18050 rows, 05-14 01:14 -> 07-15 17:19, no gaps, min/p50/max
+    # 11.53/32.00/100.
+    trace = quiet_read(nab_dir / "cpu_utilization_asg_misconfiguration.csv")
+    assert trace.series.size == 18050
+    assert trace.series.min() == pytest.approx(11.53, abs=0.005)
+    assert trace.series.median() == pytest.approx(32.00, abs=0.005)
+    assert trace.series.max() == 100.0
+
+
+@pytest.mark.shared
+def test_local_zone_shifts_to_utc(nab_dir: Path) -> None:
+    # April is daylight time in New York: UTC = local + 4 h.
+    trace = quiet_read(
+        nab_dir / "ec2_cpu_utilization_77c1ca.csv", tz="America/New_York"
+    )
+    assert trace.series.index[0] == pd.Timestamp("2014-04-02 18:25", tz="UTC")
+
+
+@pytest.mark.shared
+def test_real_traffic_irregular_series(nab_dir: Path) -> None:
+    # README: TravelTime_387 2500 rows, 07-10 14:24 -> 09-17 17:10, mode step 10 min,
+    # gaps up to ~24.5 h, values 9..5059.
+    path = nab_dir / "realTraffic" / "TravelTime_387.csv"
+    with pytest.raises(IngestError, match=r"gap\(s\) are longer than max_gap_s"):
+        read_metric(path, metric="Value")
+    trace = quiet_read(path, metric="Value", gap_policy="hold")
+    # 14:20 on 07-10 to 17:10 on 09-17: 69 days and 17 steps of 10 min, + 1.
+    assert trace.series.size == 69 * 144 + 17 + 1
+    assert trace.step_s == 600.0
+    assert (trace.series.min(), trace.series.max()) == (9.0, 5059.0)
+    assert (np.diff(trace.series.index.asi8) == 600 * 10**9).all()
+
+    dropped = quiet_read(path, metric="Value", gap_policy="drop")
+    assert dropped.series.size < trace.series.size
+    with pytest.raises(IngestError, match=r"dropped steps; read it with gap_policy"):
+        trace_to_workload(
+            Trace(
+                dropped.series,
+                "RequestCount",
+                "Count",
+                "Sum",
+                600.0,
+                "x",
+                1,
+                (),
+            )
+        )
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["occupancy_t4013.csv", "speed_t4013.csv"])
+def test_real_traffic_duplicate_timestamp(nab_dir: Path, name: str) -> None:
+    # README: one duplicate timestamp in each of these files.
+    trace = quiet_read(
+        nab_dir / "realTraffic" / name, metric="Value", gap_policy="zero"
+    )
+    repairs = {r.rule: r.count for r in trace.repairs}
+    assert repairs["duplicate_timestamps"] + repairs.get("duplicate_rows", 0) == 1
+
+
+@pytest.mark.shared
+def test_zeros_warn_on_grok(nab_dir: Path) -> None:
+    # README: 447 exact zeros in a series with median 33.44 (missing data?).
+    with pytest.warns(CapacityWarning, match=r"447 exact zeros in a series whose"):
+        read_metric(nab_dir / "grok_asg_anomaly.csv", metric="CPUUtilization")
+
+
+@pytest.mark.shared
+def test_metric_of_an_unnamed_file_must_be_given(nab_dir: Path) -> None:
+    with pytest.raises(IngestError, match=r"can't tell the metric .* CPUUtilization"):
+        read_metric(nab_dir / "grok_asg_anomaly.csv")
+
+
+# --- synthetic CSV: rules and errors -------------------------------------------------
+
+
+def write_csv(path: Path, stamps: list[str], values: list[object]) -> Path:
+    lines = ["timestamp,value"] + [
+        f"{t},{v}" for t, v in zip(stamps, values, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def grid(count: int, step_min: int = 5, start: str = "2026-04-06 00:00") -> list[str]:
+    stamps = pd.date_range(start, periods=count, freq=f"{step_min}min")
+    return [t.strftime("%Y-%m-%d %H:%M:%S") for t in stamps]
+
+
+@pytest.mark.parametrize(
+    ("body", "kwargs", "match"),
+    [
+        ("", {}, r"the file is empty; export the metric again"),
+        ("timestamp,value\n", {}, r"a header but no data rows"),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,abc\n",
+            {},
+            r"line 3: value 'abc' is not a number",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,\n",
+            {},
+            r"line 3: value \(an empty cell\) is not a number",
+        ),
+        ("time,cpu\n2026-04-06 00:00:00,1\n", {}, r"unknown columns, \['timestamp'"),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,5\n2026-04-06 00:05:00,-2\n",
+            {},
+            r"line 3: RequestCount value -2 is negative",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,5\n2026-04-06 00:05:00,100.5\n",
+            {"metric": "CPUUtilization"},
+            r"line 3: CPUUtilization value 100.5 is above 100",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,5\n",
+            {"metric": "CPUUtilisation"},
+            r"unknown metric 'CPUUtilisation'; known metrics: CPUUtilization",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,5\nnot a time,6\n",
+            {},
+            r"line 3: timestamp 'not a time' is not a date-time",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,5\n",
+            {},
+            r"fewer than two distinct timestamps",
+        ),
+        (
+            "timestamp,value\n2026-04-06T00:00:00Z,5\n2026-04-06 00:05:00,6\n",
+            {},
+            r"line 3: timestamp '2026-04-06 00:05:00' has no UTC offset",
+        ),
+    ],
+)
+def test_csv_errors_name_file_line_and_rule(
+    tmp_path: Path, body: str, kwargs: dict[str, object], match: str
+) -> None:
+    path = tmp_path / "requestcount.csv"
+    path.write_text(body)
+    with pytest.raises(IngestError, match=match):
+        read_metric(path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_argument_errors(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "requestcount.csv", grid(4), [1, 2, 3, 4])
+    with pytest.raises(IngestError, match=r"gap_policy='fill' is not one of"):
+        read_metric(path, gap_policy="fill")
+    with pytest.raises(IngestError, match=r"max_gap_s=-1 must be a finite number"):
+        read_metric(path, max_gap_s=-1)
+    with pytest.raises(IngestError, match=r"step_s=420 does not fit the file's step"):
+        read_metric(path, step_s=420)
+    with pytest.raises(IngestError, match=r"no such file; check the path"):
+        read_metric(tmp_path / "missing.csv")
+    with pytest.raises(IngestError, match=r"path is an empty list"):
+        read_metric([])
+
+
+def test_named_columns_and_epoch_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    epoch = 1_775_433_600  # 2026-04-06 00:00:00 UTC
+    rows = [f"{epoch + 60 * i},{10 * i + 10},x" for i in range(5)]
+    path.write_text("when,CPUUtilization,note\n" + "\n".join(rows) + "\n")
+    trace = quiet_read(path, timestamp_column="when", value_column="CPUUtilization")
+    assert trace.metric == "CPUUtilization"
+    assert trace.series.index[0] == pd.Timestamp("2026-04-06", tz="UTC")
+    assert trace.series.tolist() == [10.0, 20.0, 30.0, 40.0, 50.0]
+
+
+def test_counts_are_summed_and_split_by_step(tmp_path: Path) -> None:
+    # Twelve 5-min counts of 60 in one hour: 720 per hour; per minute 60 / 5 = 12.
+    path = write_csv(tmp_path / "requestcount.csv", grid(24), [60] * 24)
+    hourly = quiet_read(path, step_s=3600)
+    assert hourly.series.tolist() == [720.0, 720.0]
+    per_minute = quiet_read(path, step_s=60)
+    assert per_minute.series.size == 24 * 5
+    np.testing.assert_allclose(per_minute.series, 12.0)
+    # Percentages are averaged, not summed: 10 and 20 in one 10-min step -> 15.
+    cpu = write_csv(tmp_path / "cpu_utilization.csv", grid(4), [10, 20, 30, 50])
+    assert quiet_read(cpu, step_s=600).series.tolist() == [15.0, 40.0]
+
+
+def test_fraction_and_pinned_baseline_warnings(tmp_path: Path) -> None:
+    fractions = write_csv(tmp_path / "cpu_utilization.csv", grid(6), [0.5] * 6)
+    with pytest.warns(CapacityWarning, match=r"never exceeds 1.0; if the file holds"):
+        read_metric(fractions)
+    # t3.large baseline is 30 % per vCPU; 3 hours at 30 % = 36 steps of 5 min.
+    pinned = write_csv(tmp_path / "cpu_utilization_t3.csv", grid(40), [30.2] * 40)
+    with pytest.warns(CapacityWarning, match=r"t3.large baseline \(30 %\) for 3.3"):
+        read_metric(pinned, instance_type="t3.large")
+    quiet_read(pinned, instance_type="c5.large")  # a fixed type cannot be throttled
+
+
+def test_conversion_errors(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "cpu_utilization.csv", grid(4), [10, 20, 30, 50])
+    cpu = quiet_read(path)
+    with pytest.raises(IngestError, match=r"'CPUUtilization' is not RequestCount"):
+        trace_to_workload(cpu)
+    count_path = write_csv(tmp_path / "requestcount.csv", grid(4), [1, 2, 3, 4])
+    counts = quiet_read(count_path)
+    with pytest.raises(IngestError, match=r"'RequestCount' is not CPUUtilization"):
+        cpu_trace_to_demand(counts, "t3.large", 2)
+    with pytest.raises(IngestError, match=r"count=0 must be a whole number"):
+        cpu_trace_to_demand(cpu, "t3.large", 0)
+
+
+# --- property tests ------------------------------------------------------------------
+
+VALUES = st.lists(st.integers(0, 10_000), min_size=8, max_size=60)
+
+
+def read_rows(stamps: list[str], values: list[object], **kwargs: object) -> Trace:
+    """Read rows from a temporary CSV; random counts may well trigger the zeros hint."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_csv(Path(folder) / "requestcount.csv", stamps, values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CapacityWarning)
+            return read_metric(path, **kwargs)  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=VALUES, seed=st.integers(0, 2**32 - 1))
+def test_shuffled_rows_give_the_same_series(values: list[int], seed: int) -> None:
+    stamps = grid(len(values))
+    order = np.random.default_rng(seed).permutation(len(values))
+    shuffled = read_rows([stamps[i] for i in order], [values[i] for i in order])
+    pd.testing.assert_series_equal(shuffled.series, read_rows(stamps, values).series)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=VALUES, data=st.data())
+def test_duplicated_rows_give_the_same_series(
+    values: list[int], data: st.DataObject
+) -> None:
+    stamps = grid(len(values))
+    picks = data.draw(st.lists(st.integers(0, len(values) - 1), min_size=1))
+    trace = read_rows(
+        stamps + [stamps[i] for i in picks], values + [values[i] for i in picks]
+    )
+    pd.testing.assert_series_equal(trace.series, read_rows(stamps, values).series)
+    assert {r.rule for r in trace.repairs} >= {"duplicate_rows"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(10, 60),
+    slope=st.integers(0, 50),
+    data=st.data(),
+)
+def test_random_gaps_are_exact_or_refused(
+    size: int, slope: int, data: st.DataObject
+) -> None:
+    # A linear series: interpolation over a short gap restores it exactly, so the
+    # only allowed outcomes are the original series or an IngestError.
+    stamps, values = grid(size), [100 + slope * i for i in range(size)]
+    removed = data.draw(
+        st.sets(st.integers(1, size - 2), max_size=size // 4), label="removed"
+    )
+    kept = [i for i in range(size) if i not in removed]
+    try:
+        trace = read_rows([stamps[i] for i in kept], [values[i] for i in kept])
+    except IngestError as error:
+        assert "longer than max_gap_s" in str(error)
+        return
+    np.testing.assert_allclose(trace.series.to_numpy(), values)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hours=st.integers(1, 6), values=st.data())
+def test_resampling_counts_keeps_the_total(hours: int, values: st.DataObject) -> None:
+    counts = values.draw(
+        st.lists(st.integers(0, 999), min_size=12 * hours, max_size=12 * hours)
+    )
+    stamps = grid(12 * hours)
+    coarse = read_rows(stamps, counts, step_s=3600)
+    fine = read_rows(stamps, counts, step_s=60)
+    assert coarse.series.sum() == pytest.approx(sum(counts))
+    assert fine.series.sum() == pytest.approx(sum(counts))
+
+
+# --- CloudWatch JSON -----------------------------------------------------------------
+
+
+def statistics_json(
+    stamps: list[object], sums: list[float], unit: str = "Count"
+) -> dict:
+    points = [
+        {"Timestamp": t, "Sum": s, "Unit": unit}
+        for t, s in zip(stamps, sums, strict=True)
+    ]
+    return {"Label": "RequestCount", "Datapoints": points}
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2026-04-06T00:10:00Z", "2026-04-06T00:00:00Z", "2026-04-06T00:05:00Z"],
+        [
+            "2026-04-06T00:10:00+00:00",
+            "2026-04-06T00:00:00+00:00",
+            "2026-04-06T00:05:00+00:00",
+        ],
+        [1_775_434_200, 1_775_433_600, 1_775_433_900],
+    ],
+)
+def test_get_metric_statistics_unordered(tmp_path: Path, stamps: list[object]) -> None:
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(statistics_json(stamps, [900.0, 300.0, 600.0])))
+    trace = quiet_read(path)
+    assert (trace.metric, trace.statistic, trace.unit) == (
+        "RequestCount",
+        "Sum",
+        "Count",
+    )
+    assert trace.series.tolist() == [300.0, 600.0, 900.0]
+    assert trace.series.index[0] == pd.Timestamp("2026-04-06", tz="UTC")
+    # 300 requests in 300 s is 1 request per second.
+    assert trace_to_workload(trace).requests_per_s.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_get_metric_statistics_errors(tmp_path: Path) -> None:
+    path = tmp_path / "stats.json"
+    cases = [
+        ({"Label": "RequestCount", "Datapoints": []}, r"Datapoints is empty"),
+        (
+            statistics_json(["2026-04-06T00:00:00Z"], [1.0], "Percent"),
+            r"Unit \['Percent'\] does not match RequestCount's unit 'Count'",
+        ),
+        (
+            {
+                "Label": "RequestCount",
+                "Datapoints": [{"Timestamp": "2026-04-06T00:00Z", "Sum": "12"}],
+            },
+            r"Datapoints\[0\]: Sum is '12', not a number",
+        ),
+        (
+            {"Label": "Requests", "Datapoints": [{"Timestamp": "x", "Sum": 1}]},
+            r"unknown metric 'Requests'",
+        ),
+        ({"Results": []}, r"unknown JSON shape"),
+    ]
+    for document, match in cases:
+        path.write_text(json.dumps(document))
+        with pytest.raises(IngestError, match=match):
+            read_metric(path)
+    path.write_text(json.dumps(statistics_json(["2026-04-06T00:00:00Z"], [1.0])))
+    with pytest.raises(IngestError, match=r"statistic 'Average' is not in the file"):
+        read_metric(path, statistic="Average")
+    path.write_text('{"Label": "RequestCount",\n "Datapoints": [}')
+    with pytest.raises(IngestError, match=r"stats.json, line 2: not valid JSON"):
+        read_metric(path)
+
+
+def metric_data_page(
+    stamps: list[str], values: list[float], status: str, token: bool
+) -> dict:
+    page: dict = {
+        "MetricDataResults": [
+            {
+                "Id": "cpu",
+                "Label": "CPUUtilization",
+                "Timestamps": stamps,
+                "Values": values,
+                "StatusCode": status,
+            },
+        ],
+        "Messages": [],
+    }
+    if token:
+        page["NextToken"] = "token-1"
+    return page
+
+
+def test_get_metric_data_pages_newest_first(tmp_path: Path) -> None:
+    # Page 1 holds the newest two points (PartialData + NextToken), page 2 the rest.
+    first = metric_data_page(
+        ["2026-04-06T00:20:00Z", "2026-04-06T00:15:00Z"],
+        [50.0, 40.0],
+        "PartialData",
+        True,
+    )
+    second = metric_data_page(
+        ["2026-04-06T00:10:00Z", "2026-04-06T00:05:00Z", "2026-04-06T00:00:00Z"],
+        [30.0, 20.0, 10.0],
+        "Complete",
+        False,
+    )
+    (tmp_path / "pages.json").write_text(json.dumps([first, second]))
+    trace = quiet_read(tmp_path / "pages.json")
+    assert trace.series.tolist() == [10.0, 20.0, 30.0, 40.0, 50.0]
+    assert trace.metric == "CPUUtilization"
+
+    (tmp_path / "p1.json").write_text(json.dumps(first))
+    (tmp_path / "p2.json").write_text(json.dumps(second))
+    both = quiet_read([tmp_path / "p1.json", tmp_path / "p2.json"])
+    pd.testing.assert_series_equal(both.series, trace.series)
+
+    with pytest.warns(CapacityWarning, match=r"PartialData or carries a NextToken"):
+        partial = read_metric(tmp_path / "p1.json")
+    assert partial.repairs[0].rule == "partial_data"
+
+
+def test_get_metric_data_errors(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    page = metric_data_page(["2026-04-06T00:00:00Z"], [1.0, 2.0], "Complete", False)
+    path.write_text(json.dumps(page))
+    with pytest.raises(IngestError, match=r"has 1 Timestamps but 2 Values"):
+        read_metric(path)
+    page = metric_data_page(["2026-04-06T00:00:00Z"], [1.0], "Forbidden", False)
+    path.write_text(json.dumps(page))
+    with pytest.raises(IngestError, match=r"StatusCode 'Forbidden'"):
+        read_metric(path)
+    two = metric_data_page(["2026-04-06T00:00:00Z"], [1.0], "Complete", False)
+    two["MetricDataResults"].append(
+        {**two["MetricDataResults"][0], "Id": "req", "Label": "RequestCount"}
+    )
+    path.write_text(json.dumps(two))
+    with pytest.raises(IngestError, match=r"pass metric= naming one result .* req"):
+        read_metric(path)
