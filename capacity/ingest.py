@@ -53,11 +53,6 @@ class Trace:
     repairs: tuple[Repair, ...]
     """Every repair made, with its rule and count."""
 
-    @property
-    def rows_repaired(self) -> int:
-        """Rows or steps touched by any repair [rows]."""
-        return sum(repair.count for repair in self.repairs)
-
 
 def read_metric(
     path: str | Path | Sequence[str | Path],
