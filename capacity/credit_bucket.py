@@ -98,6 +98,70 @@ def ledger_kernel(
 
 
 @njit(cache=True)
+def unlimited_step(
+    signed: float, d: float, rate: float, cap: float, dt: float
+) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """One unlimited-mode step of ``dt`` minutes at ``d`` busy vCPUs.
+
+    The signed balance (earned minus surplus) moves at ``rate - d`` within
+    [-cap, cap]; earnings above the top are discarded, spending below the bottom is
+    charged. Returns the new signed balance, the credits discarded and the credits
+    charged.
+    """
+    target = signed + (rate - d) * dt
+    if target > cap:
+        return cap, target - cap, 0.0
+    if target < -cap:
+        return -cap, 0.0, -cap - target
+    return target, 0.0, 0.0
+
+
+@njit(cache=True)
+def standard_step(
+    balance: float, launch: float, d: float, rate: float, cap: float, dt: float
+) -> tuple[float, float, float, float, float]:  # pragma: no cover - compiled
+    """One standard-mode step of ``dt`` minutes at ``d`` busy vCPUs.
+
+    Launch credits pay for all use while they last, earnings meanwhile filling the
+    capped earned balance; then the earned balance moves at ``rate - d``, capped
+    above, and once empty the instance delivers only ``rate`` (its baseline).
+    Returns the new earned and launch balances, the credits spent (delivered
+    vCPU-minutes), the credits discarded at the cap, and the minutes into the step
+    at which both balances ran out while demand exceeded the baseline (-1 if not).
+    """
+    launch_min = 0.0
+    discarded = 0.0
+    if launch > 0.0:
+        if d * dt < launch:
+            launch_min, launch = dt, launch - d * dt
+        else:
+            launch_min, launch = launch / d, 0.0
+        balance, discarded = _capped(balance + rate * launch_min, cap)
+
+    remaining = dt - launch_min
+    net = rate - d
+    if remaining <= 0.0:
+        return balance, launch, d * dt, discarded, -1.0
+    if net >= 0.0:
+        balance, lost = _capped(balance + net * remaining, cap)
+        return balance, launch, d * dt, discarded + lost, -1.0
+    if -net * remaining < balance:
+        return balance + net * remaining, launch, d * dt, discarded, -1.0
+
+    to_zero_min = balance / -net
+    spent = d * (launch_min + to_zero_min) + rate * (remaining - to_zero_min)
+    return 0.0, launch, spent, discarded, launch_min + to_zero_min
+
+
+@njit(cache=True)
+def _capped(balance: float, cap: float) -> tuple[float, float]:  # pragma: no cover
+    """The balance held to the cap, and the credits discarded to hold it there."""
+    if balance > cap:
+        return cap, balance - cap
+    return balance, 0.0
+
+
+@njit(cache=True)
 def _unlimited_config(
     demand: Array,
     factor: float,
@@ -113,57 +177,48 @@ def _unlimited_config(
     c: int,
     summary: Array,
 ) -> None:  # pragma: no cover - compiled
-    """Unlimited mode: the signed balance X = earned - surplus in [-cap, cap]."""
-    x = balance0 - surplus0
-    x_min = x
-    spent = 0.0
-    discarded = 0.0
-    charged = 0.0
+    """Unlimited mode for one config: step through, then charge surplus at stop."""
+    signed = balance0 - surplus0
+    signed_min = signed
+    spent = discarded = charged = 0.0
     exhausted_min = -1.0
     steps = demand.shape[0]
     for t in range(steps):
-        d = demand[t] * factor
-        if d > vcpu:
-            d = vcpu
+        d = min(demand[t] * factor, vcpu)
 
-        x_new = x + (rate - d) * dt
-        charged_step = 0.0
-        if x_new > cap:
-            discarded += x_new - cap
-            x_new = cap
-        elif x_new < -cap:
-            charged_step = -cap - x_new
-            x_new = -cap
+        before = signed
+        signed, lost, charged_step = unlimited_step(signed, d, rate, cap, dt)
 
-        if exhausted_min < 0.0 and d > rate and x_new <= 0.0:
-            exhausted_min = t * dt + max(x, 0.0) / (d - rate)
-        spent += d
+        spent += d * dt
+        discarded += lost
         charged += charged_step
-        x = x_new
-        if x < x_min:
-            x_min = x
+        signed_min = min(signed_min, signed)
+        if exhausted_min < 0.0 and d > rate and signed <= 0.0:
+            # The earned balance ran out inside this step, max(before, 0)/(d - r) in.
+            exhausted_min = t * dt + max(before, 0.0) / (d - rate)
         if keep:
-            outputs[0, c, t] = max(x, 0.0)
-            outputs[2, c, t] = max(-x, 0.0)
+            outputs[0, c, t] = max(signed, 0.0)
+            outputs[2, c, t] = max(-signed, 0.0)
             outputs[3, c, t] = charged_step
             outputs[4, c, t] = d
 
-    surplus_end = max(-x, 0.0)
-    if stop_at_end and surplus_end > 0.0:
+    surplus_end = max(-signed, 0.0)
+    if stop_at_end:
         charged += surplus_end
         if keep:
             outputs[2, c, steps - 1] = 0.0
             outputs[3, c, steps - 1] += surplus_end
         surplus_end = 0.0
+
     summary[HOURS_TO_EXHAUSTION] = exhausted_min / 60 if exhausted_min >= 0 else np.nan
     summary[THROTTLED_HOURS] = 0.0
-    summary[SPENT] = spent * dt
+    summary[SPENT] = spent
     summary[DISCARDED] = discarded
     summary[CHARGED] = charged
-    summary[END_BALANCE] = max(x, 0.0)
+    summary[END_BALANCE] = max(signed, 0.0)
     summary[END_LAUNCH] = 0.0
     summary[END_SURPLUS] = surplus_end
-    summary[MIN_BALANCE] = max(x_min, 0.0)
+    summary[MIN_BALANCE] = max(signed_min, 0.0)
 
 
 @njit(cache=True)
@@ -182,70 +237,37 @@ def _standard_config(
     c: int,
     summary: Array,
 ) -> None:  # pragma: no cover - compiled
-    """Standard mode: launch credits first, then the earned balance in [0, cap]."""
+    """Standard mode for one config; surplus left from unlimited is charged first."""
     balance = balance0
     launch = launch0
     total_min = balance + launch
-    delivered_total = 0.0
-    discarded = 0.0
-    throttled_min = 0.0
+    spent = discarded = throttled_min = 0.0
     exhausted_min = -1.0
-    steps = demand.shape[0]
-    for t in range(steps):
-        d = demand[t] * factor
-        if d > vcpu:
-            d = vcpu
-        remaining = dt
-        delivered = 0.0
+    for t in range(demand.shape[0]):
+        d = min(demand[t] * factor, vcpu)
 
-        if launch > 0.0:
-            # Launch credits pay for all use; earnings go to the capped balance.
-            span = remaining
-            if d * span >= launch:
-                span = launch / d
-                launch = 0.0
-            else:
-                launch -= d * span
-            balance += rate * span
-            if balance > cap:
-                discarded += balance - cap
-                balance = cap
-            delivered += d * span
-            remaining -= span
+        balance, launch, spent_step, lost, empty_after_min = standard_step(
+            balance, launch, d, rate, cap, dt
+        )
 
-        if remaining > 0.0:
-            net = rate - d
-            if net >= 0.0:
-                balance += net * remaining
-                if balance > cap:
-                    discarded += balance - cap
-                    balance = cap
-                delivered += d * remaining
-            elif -net * remaining < balance:
-                balance += net * remaining
-                delivered += d * remaining
-            else:
-                # Empty inside the step: spend what is left, then run at baseline.
-                to_zero = balance / -net
-                if exhausted_min < 0.0:
-                    exhausted_min = t * dt + (dt - remaining) + to_zero
-                balance = 0.0
-                delivered += d * to_zero + rate * (remaining - to_zero)
-                throttled_min += remaining - to_zero
-
-        delivered_total += delivered
-        if balance + launch < total_min:
-            total_min = balance + launch
+        spent += spent_step
+        discarded += lost
+        total_min = min(total_min, balance + launch)
+        if empty_after_min >= 0.0:
+            throttled_min += dt - empty_after_min
+            if exhausted_min < 0.0:
+                exhausted_min = t * dt + empty_after_min
         if keep:
             outputs[0, c, t] = balance
             outputs[1, c, t] = launch
-            outputs[4, c, t] = delivered / dt
+            outputs[4, c, t] = spent_step / dt
 
-    if keep and surplus0 > 0.0:
+    if keep:
         outputs[3, c, 0] = surplus0
+
     summary[HOURS_TO_EXHAUSTION] = exhausted_min / 60 if exhausted_min >= 0 else np.nan
     summary[THROTTLED_HOURS] = throttled_min / 60
-    summary[SPENT] = delivered_total
+    summary[SPENT] = spent
     summary[DISCARDED] = discarded
     summary[CHARGED] = surplus0
     summary[END_BALANCE] = balance
