@@ -220,14 +220,14 @@ def breakeven_chart(frame: pd.DataFrame) -> alt.Chart:
     Parameters
     ----------
     frame : pandas.DataFrame
-        Columns ``cpu_utilisation_pct``, ``monthly_usd`` and ``option``; where two
-        lines cross is the breakeven utilisation.
+        Columns ``cpu_pct`` (as :func:`capacity.cost.cost_curve`), ``monthly_usd``
+        and ``option``; where two lines cross is the breakeven utilisation.
     """
-    columns = ["cpu_utilisation_pct", "monthly_usd", "option"]
+    columns = ["cpu_pct", "monthly_usd", "option"]
     _require_columns(frame, columns, "breakeven_chart")
     lines = alt.Chart(frame, title="Monthly cost against average CPU").mark_line()
     encoded = lines.encode(
-        x=alt.X("cpu_utilisation_pct:Q", title="average CPU utilisation (%)"),
+        x=alt.X("cpu_pct:Q", title="average CPU utilisation (%)"),
         y=alt.Y("monthly_usd:Q", title="USD per month"),
         color=alt.Color("option:N", title="option"),
     )
