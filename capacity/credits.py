@@ -218,6 +218,13 @@ def run_ledger(
 
         earned - spent = dB + dL - dS + discarded - charged
 
+    Surplus beyond the cap is charged in the step it is spent (AWS bills it "at the
+    end of the hour"; the amount is the same). Demand above the type's vCPUs is
+    refused rather than clipped, so that an undersized type is not silently hidden;
+    :func:`run_ledger_scaled` clips by definition. ``stop_at_end`` charges the
+    surplus only: a T2 loses its earned balance at stop, T3/T3a/T4g keep it for
+    7 days, which the reported end balance does not apply.
+
     References
     ----------
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html
