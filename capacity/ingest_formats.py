@@ -220,6 +220,10 @@ def _parse_timestamps(
     if raw.dtype.kind in "if" or _is_number(raw[0]) or EPOCH_PATTERN.match(str(raw[0])):
         return _epoch_timestamps(raw, source, location, offset)
     text = pd.Series(raw, dtype=str)
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        pass
     has_offset = text.str.contains(OFFSET_PATTERN)
     if has_offset.any() and not has_offset.all():
         first = int(np.argmin(has_offset.to_numpy()))
@@ -227,12 +231,6 @@ def _parse_timestamps(
             f"{source}, {location.format(first + offset)}: timestamp {raw[first]!r} "
             "has no UTC offset while others do; write every one with Z or +00:00"
         )
-    try:
-        return pd.DatetimeIndex(
-            pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", utc=bool(has_offset.all()))
-        )
-    except ValueError:
-        pass
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     if parsed.isna().any():
         first = int(np.flatnonzero(parsed.isna().to_numpy())[0])
