@@ -156,7 +156,8 @@ def instance_types(families: Iterable[str] | None = None) -> list[InstanceType]:
     Parameters
     ----------
     families : iterable of str, optional
-        Families to keep, e.g. ``["t3", "c5"]``; None keeps every type.
+        Families to keep, e.g. ``["t3", "c5"]`` or one name ``"t3"``; None keeps
+        every type.
 
     Raises
     ------
@@ -172,6 +173,8 @@ def instance_types(families: Iterable[str] | None = None) -> list[InstanceType]:
     if families is None:
         return types_all
 
+    if isinstance(families, str):
+        families = [families]
     wanted = [str(family).strip().lower() for family in families]
     known = {t.family for t in types_all}
     for family in wanted:

@@ -186,6 +186,10 @@ def test_lookup_is_case_and_blank_insensitive() -> None:
     assert get_instance(" T3.Large ").name == "t3.large"
 
 
+def test_instance_types_takes_one_family_name() -> None:
+    assert [t.name for t in instance_types("t3a")][0] == "t3a.nano"
+
+
 def test_instance_types_filters_by_family_in_catalog_order() -> None:
     names = [t.name for t in instance_types(["m7g"])]
     assert names == [

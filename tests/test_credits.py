@@ -352,6 +352,28 @@ def test_per_config_start_credits() -> None:
     np.testing.assert_allclose(result.summary.end_balance_credits, [6, 106])
 
 
+def test_min_balance_includes_the_start() -> None:
+    # From 50, 1 h at 0.6 vCPU on a t3.nano drains 0.5/min to 20, then idle
+    # earns 6/h: the lowest CPUCreditBalance is 20; idle alone keeps it at 50.
+    drained = run_ledger(
+        [0.6, 0.0],
+        instance="t3.nano",
+        step_s=HOUR_S,
+        mode="standard",
+        start_credits=50,
+    )
+    assert end(drained, "min_balance_credits") == pytest.approx(20)
+    idle = run_ledger(
+        [0.0], instance="t3.nano", step_s=HOUR_S, mode="standard", start_credits=50
+    )
+    assert end(idle, "min_balance_credits") == 50
+
+
+def test_min_balance_with_surplus_is_zero() -> None:
+    result = run_ledger([2.0, 0.0], instance="t3.nano", step_s=HOUR_S)
+    assert end(result, "min_balance_credits") == 0
+
+
 # --- errors ---------------------------------------------------------------------------
 
 
