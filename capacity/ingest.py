@@ -123,6 +123,13 @@ def read_metric(
     4. Empty steps: runs up to ``max_gap_s`` are interpolated linearly; longer ones
        follow ``gap_policy``.
 
+    ``get-metric-data`` pages are joined by result Id. If the last page still says
+    ``PartialData`` or carries a ``NextToken``, the values given are kept, a
+    CapacityWarning says later values are missing, and a ``partial_data`` Repair
+    records it. Counts (RequestCount, CPUCreditUsage, bytes) are summed per step,
+    everything else averaged. The autumn hour a local clock repeats would show as
+    duplicate timestamps and be averaged; no NAB file has one.
+
     References
     ----------
     https://docs.aws.amazon.com/cli/latest/reference/cloudwatch/get-metric-statistics.html
@@ -169,7 +176,7 @@ def _check_values(raw: RawSeries) -> None:
     kind = metric_kind(raw.metric)
     rules = []
     if kind in ("count", "level", "percent"):
-        rules.append((raw.readings < 0, "is negative; this metric counts and can't be"))
+        rules.append((raw.readings < 0, "is negative, which this metric can't be"))
     if kind == "percent":
         rules.append((raw.readings > 100.0, "is above 100; a percentage can't be"))
     for bad, rule in rules:

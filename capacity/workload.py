@@ -48,8 +48,9 @@ class Workload:
     def __post_init__(self) -> None:
         _check_index(self.index)
         for field in FRAME_COLUMNS:
-            values = np.asarray(getattr(self, field), dtype=float)
+            values = np.array(getattr(self, field), dtype=float)
             _check_series(field, values, len(self.index))
+            values.setflags(write=False)
             object.__setattr__(self, field, values)
 
     @property

@@ -556,3 +556,43 @@ def test_get_metric_data_errors(tmp_path: Path) -> None:
     path.write_text(json.dumps(two))
     with pytest.raises(IngestError, match=r"pass metric= naming one result .* req"):
         read_metric(path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sums=st.lists(st.integers(0, 10_000), min_size=3, max_size=40),
+    seed=st.integers(0, 2**32 - 1),
+    form=st.sampled_from(["Z", "+00:00", "epoch"]),
+)
+def test_statistics_json_order_never_matters(
+    sums: list[int], seed: int, form: str
+) -> None:
+    # CloudWatch returns Datapoints in no order: any order gives the sorted series.
+    start = pd.Timestamp("2026-04-06", tz="UTC")
+    moments = [start + pd.Timedelta(minutes=5 * i) for i in range(len(sums))]
+    stamps: list[object] = [
+        int(m.timestamp())
+        if form == "epoch"
+        else m.strftime("%Y-%m-%dT%H:%M:%S") + form
+        for m in moments
+    ]
+    order = np.random.default_rng(seed).permutation(len(sums))
+    document = statistics_json([stamps[i] for i in order], [sums[i] for i in order])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "stats.json"
+        path.write_text(json.dumps(document))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CapacityWarning)
+            trace = read_metric(path)
+    assert trace.series.tolist() == [float(x) for x in sums]
+    assert trace.series.index[0] == start
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import capacity.ingest
+
+    results = doctest.testmod(capacity.ingest)
+    assert results.attempted >= 2
+    assert results.failed == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import hashlib
 import json
 import subprocess
@@ -355,3 +356,17 @@ def test_default_workload_hash_and_regeneration(root_dir: Path, tmp_path: Path) 
     assert (tmp_path / "default_workload.csv").read_bytes() == committed
     regenerated = json.loads((tmp_path / "workloads_MANIFEST.json").read_text())
     assert regenerated == manifest
+
+
+def test_docstring_examples_run() -> None:
+    import capacity.workload
+
+    results = doctest.testmod(capacity.workload)
+    assert results.attempted >= 4
+    assert results.failed == 0
+
+
+def test_series_are_read_only() -> None:
+    w = flat()
+    with pytest.raises(ValueError, match="read-only"):
+        w.requests_per_s[0] = 5.0
