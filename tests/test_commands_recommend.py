@@ -1,0 +1,104 @@
+"""The ``capacity recommend`` command: YAML in, table or JSON out, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from capacity.commands import recommend as command
+from capacity.errors import CapacityError, ParameterError
+from capacity.params import SizingParams
+
+SMALL = """
+families: [t3, c5]
+sizes: [large]
+requests_per_day: 10000000
+cpu_per_request_ms: 10
+zones: 1
+"""
+
+
+def run_command(tmp_path: Path, text: str, *extra: str) -> str:
+    file = tmp_path / "params.yaml"
+    file.write_text(text)
+    parser = argparse.ArgumentParser(prog="capacity")
+    command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["recommend", "-f", str(file), *extra])
+    out = io.StringIO()
+
+    assert args.run(args, out) == 0
+    return out.getvalue()
+
+
+def test_json_has_the_winner_the_options_and_the_rejections(tmp_path: Path) -> None:
+    record = json.loads(run_command(tmp_path, SMALL, "--json"))
+
+    assert set(record) >= {"recommendation", "options", "rejected"}
+    best = record["recommendation"]
+    assert best == record["options"][0]
+    assert {"instance_type", "count", "mode", "monthly_cost_usd"} <= set(best)
+    costs = [option["monthly_cost_usd"] for option in record["options"]]
+    assert costs == sorted(costs)
+    # c5 rows carry no credit balance: NaN becomes null
+    fixed = [o for o in record["options"] if o["mode"] == "fixed"]
+    assert fixed and all(o["min_balance_credits"] is None for o in fixed)
+
+
+def test_text_output_names_the_recommendation(tmp_path: Path) -> None:
+    text = run_command(tmp_path, SMALL)
+
+    assert text.startswith("recommended: ")
+    assert "options (cheapest first):" in text
+
+
+def test_an_impossible_search_lists_the_rejections(tmp_path: Path) -> None:
+    # 1e9 requests/day x 10 ms = 115.7 vCPU on average: 2 large instances cannot.
+    text = run_command(
+        tmp_path, SMALL.replace("10000000", "1000000000") + "max_count: 2\n"
+    )
+
+    assert text.startswith("no candidate meets every constraint")
+    assert "max_count" in text
+
+
+def test_the_cpu_cost_parameter_sets_every_step() -> None:
+    params = SizingParams.from_mapping({"cpu_per_request_ms": 12.5})
+
+    workload = command.sizing_workload(params)
+
+    np.testing.assert_array_equal(workload.cpu_per_request_s, 0.0125)
+
+
+def test_requests_per_day_rescales_the_default_workload() -> None:
+    params = SizingParams.from_mapping({"requests_per_day": 8.64e6})
+
+    workload = command.sizing_workload(params)
+
+    assert workload.requests_per_s.mean() == pytest.approx(100.0)  # 8.64e6 / 86,400
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("p99_slo: 200\n", r"unknown parameter 'p99_slo'; did you mean 'p99_slo_ms'"),
+        ("horizon_hours: 0730\n", r"horizon_hours: YAML 1.1 reads '0730' as the octal"),
+        ("families: [t9]\n", r"unknown instance family 't9'"),
+    ],
+)
+def test_bad_parameters_raise_one_capacity_error(
+    tmp_path: Path, text: str, pattern: str
+) -> None:
+    with pytest.raises(CapacityError, match=pattern):
+        run_command(tmp_path, text)
+
+
+def test_a_missing_file_is_named() -> None:
+    with pytest.raises(
+        ParameterError, match=r"-f nowhere.yaml: no such parameter file"
+    ):
+        command.read_params("nowhere.yaml")
