@@ -123,18 +123,10 @@ def _respace_dst_squash(
 def _sort_and_deduplicate(
     times_ns: np.ndarray, values: np.ndarray, repairs: list[Repair]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sort rows by time; drop identical duplicate rows (reported)."""
-    out_of_order = int(np.count_nonzero(np.diff(times_ns) < 0))
-    if out_of_order:
+    """Drop rows that repeat an earlier row exactly; report clashing timestamps."""
+    if np.any(np.diff(times_ns) == 0):
         order = np.lexsort((values, times_ns))
         times_ns, values = times_ns[order], values[order]
-        repairs.append(
-            Repair(
-                "sorted",
-                f"{out_of_order} rows were out of time order; sorted",
-                out_of_order,
-            )
-        )
 
     same_time = np.diff(times_ns) == 0
     identical = same_time & (np.diff(values) == 0)
@@ -237,7 +229,7 @@ def _regularise(
     _report_uneven_steps(samples, step_ns // native_ns, repairs)
 
     index = pd.DatetimeIndex((bins[0] + np.arange(samples.size)) * step_ns, tz="UTC")
-    filled = _fill_gaps(means, samples == 0, step_s, gap_policy, max_gap_s, repairs)
+    filled = _fill_gaps(means, samples == 0, index, gap_policy, max_gap_s, repairs)
     series = pd.Series(filled, index=index, name=raw.metric)
     if gap_policy == "drop":
         series = series.dropna()
@@ -278,7 +270,7 @@ def _report_uneven_steps(
 def _fill_gaps(
     values: np.ndarray,
     empty: np.ndarray,
-    step_s: float,
+    index: pd.DatetimeIndex,
     gap_policy: str,
     max_gap_s: float,
     repairs: list[Repair],
@@ -286,6 +278,7 @@ def _fill_gaps(
     """Interpolate short runs of empty steps; treat long ones by the policy."""
     if not np.any(empty):
         return values
+    step_s = float((index[1] - index[0]) / pd.Timedelta(seconds=1))
     starts, lengths = runs_of_true(empty)
     short = lengths * step_s <= max_gap_s
     filled = values.copy()
@@ -306,7 +299,7 @@ def _fill_gaps(
     if np.all(short):
         return filled
     return _fill_long_gaps(
-        filled, starts[~short], lengths[~short], step_s, gap_policy, repairs
+        filled, starts[~short], lengths[~short], index, gap_policy, repairs
     )
 
 
@@ -314,17 +307,19 @@ def _fill_long_gaps(
     values: np.ndarray,
     starts: np.ndarray,
     lengths: np.ndarray,
-    step_s: float,
+    index: pd.DatetimeIndex,
     gap_policy: str,
     repairs: list[Repair],
 ) -> np.ndarray:
     """Fill gaps longer than the limit by the policy, or refuse them."""
     if gap_policy == "interpolate":
         longest = int(np.argmax(lengths))
+        length = index[starts[longest] + lengths[longest]] - index[starts[longest]]
         raise IngestError(
-            f"{lengths.size} gap(s) are longer than max_gap_s; the longest is "
-            f"{lengths[longest] * step_s:g} s from step {starts[longest]}; raise "
-            "max_gap_s, or choose gap_policy 'hold', 'zero' or 'drop'"
+            f"{lengths.size} gap(s) are longer than max_gap_s; the longest has no "
+            f"data for {length.total_seconds():g} s from "
+            f"{index[starts[longest]].isoformat()}; raise max_gap_s, or choose "
+            "gap_policy 'hold', 'zero' or 'drop'"
         )
     steps = _mask_of_runs(values.size, starts, lengths)
     if gap_policy == "hold":

@@ -158,7 +158,9 @@ def test_real_traffic_irregular_series(nab_dir: Path) -> None:
     # README: TravelTime_387 2500 rows, 07-10 14:24 -> 09-17 17:10, mode step 10 min,
     # gaps up to ~24.5 h, values 9..5059.
     path = nab_dir / "realTraffic" / "TravelTime_387.csv"
-    with pytest.raises(IngestError, match=r"gap\(s\) are longer than max_gap_s"):
+    # The longest gap between rows is ~24.5 h (88,200 s): 88,200 - one 600-s step
+    # of the grid has no data.
+    with pytest.raises(IngestError, match=r"the longest has no data for 87600 s"):
         read_metric(path, metric="Value")
     trace = quiet_read(path, metric="Value", gap_policy="hold")
     # 14:20 on 07-10 to 17:10 on 09-17: 69 days and 17 steps of 10 min, + 1.
