@@ -134,22 +134,28 @@ def read_raw(
     paths = [Path(path)] if isinstance(path, str | Path) else [Path(p) for p in path]
     if not paths:
         raise IngestError("path is an empty list; pass at least one file")
-    texts = [_read_text(p) for p in paths]
+    heads = [_read_head(p) for p in paths]
     source = ", ".join(p.name for p in paths)
-    if texts[0].lstrip()[:1] in ("{", "["):
-        documents = [_parse_json(text, p) for text, p in zip(texts, paths, strict=True)]
+    if heads[0].lstrip()[:1] in ("{", "["):
+        documents = [_parse_json(p) for p in paths]
         return _read_json(documents, source, metric, statistic)
     if len(paths) > 1:
         raise IngestError(f"{source}: several files are read only as JSON pages")
     return _read_csv(paths[0], metric, timestamp_column, value_column)
 
 
-def _read_text(path: Path) -> str:
-    """A file's first bytes, refusing a missing or empty file."""
+def _read_head(path: Path) -> str:
+    """A file's first characters, refusing a missing, empty or non-UTF-8 file."""
     if not path.is_file():
         raise IngestError(f"{path}: no such file; check the path")
-    with path.open(encoding="utf-8") as handle:
-        head = handle.read(4096)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            head = handle.read(4096)
+    except UnicodeDecodeError as error:
+        raise IngestError(
+            f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start}); "
+            "export the metric as CSV or JSON"
+        ) from error
     if not head.strip():
         raise IngestError(f"{path.name}: the file is empty; export the metric again")
     return head
@@ -162,7 +168,7 @@ def _read_csv(
     value_column: str | None,
 ) -> RawSeries:
     """A CSV with a timestamp and a value column (NAB's ``timestamp,value`` shape)."""
-    header = list(pd.read_csv(path, nrows=0).columns)
+    header = list(_csv_frame(path, nrows=0).columns)
     time_name = timestamp_column or "timestamp"
     value_name = value_column or "value"
     missing = [name for name in (time_name, value_name) if name not in header]
@@ -171,9 +177,7 @@ def _read_csv(
             f"{path.name}: unknown columns, {missing} not in the header {header}; "
             "pass timestamp_column= and value_column= naming the right ones"
         )
-    frame = pd.read_csv(
-        path, usecols=[time_name, value_name], dtype={time_name: str}, na_filter=True
-    )
+    frame = _csv_frame(path, dtype={time_name: str})
     if frame.empty:
         raise IngestError(f"{path.name}: a header but no data rows; nothing to read")
 
@@ -182,6 +186,16 @@ def _read_csv(
     name = metric or _metric_from_names(value_name, path)
     unit, _ = KNOWN_METRICS[check_metric(name, path.name)]
     return RawSeries(stamps, values, name, unit, "unknown", path.name, "line {}", 2)
+
+
+def _csv_frame(path: Path, **options: Any) -> pd.DataFrame:
+    """``pandas.read_csv``, with a malformed file refused as an IngestError."""
+    try:
+        return pd.read_csv(path, **options)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise IngestError(
+            f"{path.name}: not a readable CSV ({error}); fix the named line"
+        ) from error
 
 
 def _numeric_column(column: pd.Series, source: str) -> np.ndarray:
@@ -262,7 +276,7 @@ def _epoch_timestamps(
     return pd.DatetimeIndex(pd.to_datetime(seconds, unit="s", utc=True))
 
 
-def _parse_json(text_head: str, path: Path) -> Any:
+def _parse_json(path: Path) -> Any:
     """A whole JSON file; a syntax error names its line."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))

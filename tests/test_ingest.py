@@ -598,3 +598,16 @@ def test_docstring_examples_run() -> None:
     results = doctest.testmod(capacity.ingest)
     assert results.attempted >= 2
     assert results.failed == 0
+
+
+def test_malformed_files(tmp_path: Path) -> None:
+    ragged = tmp_path / "requestcount.csv"
+    ragged.write_text(
+        "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,2,3\n"
+    )
+    with pytest.raises(IngestError, match=r"not a readable CSV .*line 3"):
+        read_metric(ragged)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00timestamp")
+    with pytest.raises(IngestError, match=r"binary.csv: not UTF-8 text"):
+        read_metric(binary)
