@@ -1,9 +1,11 @@
 """The compiled fluid bucket behind :mod:`capacity.credits`.
 
-One instance's CPU-credit balances moved step by step at constant rates, split
-exactly where a balance reaches zero or the cap. Rates are in credits per minute and
-steps in minutes; one credit is one vCPU busy for one minute, so the earn rate in
-credits per minute equals the baseline in busy vCPUs. Inputs are checked by
+One instance's CPU-credit balances moved step by step in AWS's own terms: each step
+the instance earns ``earned_credits`` (E, credits per hour x step) and its demand
+would use ``used_credits`` (U, busy vCPUs x step minutes, one credit being one vCPU
+busy for one minute). Within a step both are spread evenly, so where a balance
+reaches zero or the cap inside the step the step is split there, at a fraction of
+the step (``_frac``), exactly. Inputs are checked by
 :func:`capacity.credits.run_ledger`; nothing here validates or allocates.
 
 Compiled with numba on first use and cached beside the module, configs in the outer
@@ -31,20 +33,28 @@ END_SURPLUS = 8
 MIN_BALANCE = 9
 SUMMARY_COLUMNS = 10
 
+# Rows of the kernel's per-step output array.
+BALANCE_ROW = 0
+LAUNCH_ROW = 1
+SURPLUS_ROW = 2
+CHARGED_ROW = 3
+DELIVERED_ROW = 4
+OUTPUT_ROWS = 5
+
 
 @njit(cache=True)
 def ledger_kernel(
-    demand: Array,
+    demand_vcpu: Array,
     scale: Array,
     scaled: bool,
     vcpu: float,
-    rate: float,
-    cap: float,
+    credits_per_h: float,
+    max_credits: float,
     unlimited: bool,
-    dt: float,
-    balance0: Array,
-    launch0: Array,
-    surplus0: Array,
+    step_s: float,
+    start_credits: Array,
+    launch_credits: Array,
+    start_surplus_credits: Array,
     stop_at_end: bool,
     keep: bool,
     outputs: Array,
@@ -52,26 +62,24 @@ def ledger_kernel(
 ) -> None:  # pragma: no cover - compiled
     """Run every config through every step, writing into ``outputs`` and ``summary``.
 
-    ``demand`` is (configs, steps), or (1, steps) scaled per config when ``scaled``;
-    ``rate`` is credits per minute, ``dt`` the step in minutes. ``outputs`` rows are
-    earned balance, launch balance, surplus balance, surplus charged and delivered
-    vCPU, each (configs, steps), or empty when ``keep`` is False; ``summary`` is
-    (configs, SUMMARY_COLUMNS).
+    ``demand_vcpu`` is (configs, steps), or (1, steps) scaled per config when
+    ``scaled``. ``outputs`` is (OUTPUT_ROWS, configs, steps), or empty when ``keep``
+    is False; ``summary`` is (configs, SUMMARY_COLUMNS).
     """
-    steps = demand.shape[1]
+    earned_credits = credits_per_h * step_s / 3600
+    vcpu_step_credits = step_s / 60
     for c in range(scale.shape[0]):
         row = 0 if scaled else c
-        factor = scale[c]
         if unlimited:
             _unlimited_config(
-                demand[row],
-                factor,
+                demand_vcpu[row],
+                scale[c],
                 vcpu,
-                rate,
-                cap,
-                dt,
-                balance0[c],
-                surplus0[c],
+                earned_credits,
+                vcpu_step_credits,
+                max_credits,
+                step_s,
+                start_credits[c] - start_surplus_credits[c],
                 stop_at_end,
                 keep,
                 outputs,
@@ -80,97 +88,105 @@ def ledger_kernel(
             )
         else:
             _standard_config(
-                demand[row],
-                factor,
+                demand_vcpu[row],
+                scale[c],
                 vcpu,
-                rate,
-                cap,
-                dt,
-                balance0[c],
-                launch0[c],
-                surplus0[c],
+                earned_credits,
+                vcpu_step_credits,
+                max_credits,
+                step_s,
+                start_credits[c],
+                launch_credits[c],
+                start_surplus_credits[c],
                 keep,
                 outputs,
                 c,
                 summary[c],
             )
-        summary[c, EARNED] = rate * dt * steps
+        summary[c, EARNED] = earned_credits * demand_vcpu.shape[1]
 
 
 @njit(cache=True)
 def unlimited_step(
-    signed: float, d: float, rate: float, cap: float, dt: float
+    signed_credits: float,
+    earned_credits: float,
+    used_credits: float,
+    max_credits: float,
 ) -> tuple[float, float, float]:  # pragma: no cover - compiled
-    """One unlimited-mode step of ``dt`` minutes at ``d`` busy vCPUs.
+    """One unlimited-mode step: AWS's ``Adj = (balance - surplus) + E - U``.
 
-    The signed balance (earned minus surplus) moves at ``rate - d`` within
-    [-cap, cap]; earnings above the top are discarded, spending below the bottom is
-    charged. Returns the new signed balance, the credits discarded and the credits
-    charged.
+    The signed balance (earned minus surplus) ends within [-max, max]; earnings
+    above the top are discarded, use below the bottom is charged. Returns the new
+    signed balance, the credits discarded and the credits charged.
     """
-    target = signed + (rate - d) * dt
-    if target > cap:
-        return cap, target - cap, 0.0
-    if target < -cap:
-        return -cap, 0.0, -cap - target
-    return target, 0.0, 0.0
+    adjusted_credits = signed_credits + earned_credits - used_credits
+    if adjusted_credits > max_credits:
+        return max_credits, adjusted_credits - max_credits, 0.0
+    if adjusted_credits < -max_credits:
+        return -max_credits, 0.0, -max_credits - adjusted_credits
+    return adjusted_credits, 0.0, 0.0
 
 
 @njit(cache=True)
 def standard_step(
-    balance: float, launch: float, d: float, rate: float, cap: float, dt: float
+    balance_credits: float,
+    launch_credits: float,
+    earned_credits: float,
+    used_credits: float,
+    max_credits: float,
 ) -> tuple[float, float, float, float, float]:  # pragma: no cover - compiled
-    """One standard-mode step of ``dt`` minutes at ``d`` busy vCPUs.
+    """One standard-mode step: launch credits first, then ``balance + E - U``.
 
     Launch credits pay for all use while they last, earnings meanwhile filling the
-    capped earned balance; then the earned balance moves at ``rate - d``, capped
-    above, and once empty the instance delivers only ``rate`` (its baseline).
-    Returns the new earned and launch balances, the credits spent (delivered
-    vCPU-minutes), the credits discarded at the cap, and the minutes into the step
-    at which both balances ran out while demand exceeded the baseline (-1 if not).
+    capped earned balance; then the earned balance moves by ``E - U`` over the rest
+    of the step, capped above, and once empty the instance runs at its baseline,
+    using only what it earns. Returns the new earned and launch balances, the
+    credits spent, the credits discarded at the cap, and the fraction of the step
+    after which both balances were empty with ``U > E`` (-1 if they were not).
     """
-    launch_min = 0.0
-    discarded = 0.0
-    if launch > 0.0:
-        if d * dt < launch:
-            launch_min, launch = dt, launch - d * dt
+    launch_frac = 0.0
+    discarded_credits = 0.0
+    if launch_credits > 0.0:
+        if used_credits < launch_credits:
+            launch_frac, launch_credits = 1.0, launch_credits - used_credits
         else:
-            launch_min, launch = launch / d, 0.0
-        balance, discarded = _capped(balance + rate * launch_min, cap)
+            launch_frac, launch_credits = launch_credits / used_credits, 0.0
+        balance_credits, discarded_credits = _capped(
+            balance_credits + earned_credits * launch_frac, max_credits
+        )
 
-    remaining = dt - launch_min
-    net = rate - d
-    if remaining <= 0.0:
-        return balance, launch, d * dt, discarded, -1.0
-    if net >= 0.0:
-        balance, lost = _capped(balance + net * remaining, cap)
-        return balance, launch, d * dt, discarded + lost, -1.0
-    if -net * remaining < balance:
-        return balance + net * remaining, launch, d * dt, discarded, -1.0
+    rest_frac = 1.0 - launch_frac
+    net_credits = (earned_credits - used_credits) * rest_frac
+    if net_credits >= 0.0 or -net_credits < balance_credits:
+        balance_credits, lost_credits = _capped(
+            balance_credits + net_credits, max_credits
+        )
+        lost_credits += discarded_credits
+        return balance_credits, launch_credits, used_credits, lost_credits, -1.0
 
-    to_zero_min = balance / -net
-    spent = d * (launch_min + to_zero_min) + rate * (remaining - to_zero_min)
-    return 0.0, launch, spent, discarded, launch_min + to_zero_min
+    empty_frac = launch_frac + balance_credits / (used_credits - earned_credits)
+    spent_credits = used_credits * empty_frac + earned_credits * (1.0 - empty_frac)
+    return 0.0, launch_credits, spent_credits, discarded_credits, empty_frac
 
 
 @njit(cache=True)
-def _capped(balance: float, cap: float) -> tuple[float, float]:  # pragma: no cover
+def _capped(balance_credits: float, max_credits: float) -> tuple[float, float]:
     """The balance held to the cap, and the credits discarded to hold it there."""
-    if balance > cap:
-        return cap, balance - cap
-    return balance, 0.0
+    if balance_credits > max_credits:  # pragma: no cover - compiled
+        return max_credits, balance_credits - max_credits
+    return balance_credits, 0.0  # pragma: no cover - compiled
 
 
 @njit(cache=True)
 def _unlimited_config(
-    demand: Array,
+    demand_vcpu: Array,
     factor: float,
     vcpu: float,
-    rate: float,
-    cap: float,
-    dt: float,
-    balance0: float,
-    surplus0: float,
+    earned_credits: float,
+    vcpu_step_credits: float,
+    max_credits: float,
+    step_s: float,
+    signed_credits: float,
     stop_at_end: bool,
     keep: bool,
     outputs: Array,
@@ -178,99 +194,115 @@ def _unlimited_config(
     summary: Array,
 ) -> None:  # pragma: no cover - compiled
     """Unlimited mode for one config: step through, then charge surplus at stop."""
-    signed = balance0 - surplus0
-    signed_min = signed
-    spent = discarded = charged = 0.0
-    exhausted_min = -1.0
-    steps = demand.shape[0]
+    lowest_credits = signed_credits
+    spent_credits = discarded_credits = charged_credits = 0.0
+    exhausted_s = -1.0
+    steps = demand_vcpu.shape[0]
     for t in range(steps):
-        d = min(demand[t] * factor, vcpu)
+        busy_vcpu = min(demand_vcpu[t] * factor, vcpu)
+        used_credits = busy_vcpu * vcpu_step_credits
 
-        before = signed
-        signed, lost, charged_step = unlimited_step(signed, d, rate, cap, dt)
+        before_credits = signed_credits
+        signed_credits, lost_credits, step_charged_credits = unlimited_step(
+            signed_credits, earned_credits, used_credits, max_credits
+        )
 
-        spent += d * dt
-        discarded += lost
-        charged += charged_step
-        signed_min = min(signed_min, signed)
-        if exhausted_min < 0.0 and d > rate and signed <= 0.0:
-            # The earned balance ran out inside this step, max(before, 0)/(d - r) in.
-            exhausted_min = t * dt + max(before, 0.0) / (d - rate)
+        spent_credits += used_credits
+        discarded_credits += lost_credits
+        charged_credits += step_charged_credits
+        lowest_credits = min(lowest_credits, signed_credits)
+        if exhausted_s < 0.0 and used_credits > earned_credits and signed_credits <= 0:
+            empty_frac = max(before_credits, 0.0) / (used_credits - earned_credits)
+            exhausted_s = (t + empty_frac) * step_s
         if keep:
-            outputs[0, c, t] = max(signed, 0.0)
-            outputs[2, c, t] = max(-signed, 0.0)
-            outputs[3, c, t] = charged_step
-            outputs[4, c, t] = d
+            outputs[BALANCE_ROW, c, t] = max(signed_credits, 0.0)
+            outputs[SURPLUS_ROW, c, t] = max(-signed_credits, 0.0)
+            outputs[CHARGED_ROW, c, t] = step_charged_credits
+            outputs[DELIVERED_ROW, c, t] = busy_vcpu
 
-    surplus_end = max(-signed, 0.0)
+    surplus_credits = max(-signed_credits, 0.0)
     if stop_at_end:
-        charged += surplus_end
+        charged_credits += surplus_credits
         if keep:
-            outputs[2, c, steps - 1] = 0.0
-            outputs[3, c, steps - 1] += surplus_end
-        surplus_end = 0.0
+            outputs[SURPLUS_ROW, c, steps - 1] = 0.0
+            outputs[CHARGED_ROW, c, steps - 1] += surplus_credits
+        surplus_credits = 0.0
 
-    summary[HOURS_TO_EXHAUSTION] = exhausted_min / 60 if exhausted_min >= 0 else np.nan
+    summary[HOURS_TO_EXHAUSTION] = exhausted_s / 3600 if exhausted_s >= 0 else np.nan
     summary[THROTTLED_HOURS] = 0.0
-    summary[SPENT] = spent
-    summary[DISCARDED] = discarded
-    summary[CHARGED] = charged
-    summary[END_BALANCE] = max(signed, 0.0)
+    summary[SPENT] = spent_credits
+    summary[DISCARDED] = discarded_credits
+    summary[CHARGED] = charged_credits
+    summary[END_BALANCE] = max(signed_credits, 0.0)
     summary[END_LAUNCH] = 0.0
-    summary[END_SURPLUS] = surplus_end
-    summary[MIN_BALANCE] = max(signed_min, 0.0)
+    summary[END_SURPLUS] = surplus_credits
+    summary[MIN_BALANCE] = max(lowest_credits, 0.0)
 
 
 @njit(cache=True)
 def _standard_config(
-    demand: Array,
+    demand_vcpu: Array,
     factor: float,
     vcpu: float,
-    rate: float,
-    cap: float,
-    dt: float,
-    balance0: float,
-    launch0: float,
-    surplus0: float,
+    earned_credits: float,
+    vcpu_step_credits: float,
+    max_credits: float,
+    step_s: float,
+    balance_credits: float,
+    launch_credits: float,
+    start_surplus_credits: float,
     keep: bool,
     outputs: Array,
     c: int,
     summary: Array,
 ) -> None:  # pragma: no cover - compiled
     """Standard mode for one config; surplus left from unlimited is charged first."""
-    balance = balance0
-    launch = launch0
-    total_min = balance + launch
-    spent = discarded = throttled_min = 0.0
-    exhausted_min = -1.0
-    for t in range(demand.shape[0]):
-        d = min(demand[t] * factor, vcpu)
+    lowest_credits = balance_credits + launch_credits
+    spent_credits = discarded_credits = throttled_s = 0.0
+    exhausted_s = -1.0
+    for t in range(demand_vcpu.shape[0]):
+        busy_vcpu = min(demand_vcpu[t] * factor, vcpu)
+        used_credits = busy_vcpu * vcpu_step_credits
 
-        balance, launch, spent_step, lost, empty_after_min = standard_step(
-            balance, launch, d, rate, cap, dt
+        (
+            balance_credits,
+            launch_credits,
+            step_spent_credits,
+            lost_credits,
+            empty_frac,
+        ) = standard_step(
+            balance_credits,
+            launch_credits,
+            earned_credits,
+            used_credits,
+            max_credits,
         )
 
-        spent += spent_step
-        discarded += lost
-        total_min = min(total_min, balance + launch)
-        if empty_after_min >= 0.0:
-            throttled_min += dt - empty_after_min
-            if exhausted_min < 0.0:
-                exhausted_min = t * dt + empty_after_min
+        spent_credits += step_spent_credits
+        discarded_credits += lost_credits
+        lowest_credits = min(lowest_credits, balance_credits + launch_credits)
+        if empty_frac >= 0.0:
+            throttled_s += (1.0 - empty_frac) * step_s
+            if exhausted_s < 0.0:
+                exhausted_s = (t + empty_frac) * step_s
         if keep:
-            outputs[0, c, t] = balance
-            outputs[1, c, t] = launch
-            outputs[4, c, t] = spent_step / dt
+            outputs[BALANCE_ROW, c, t] = balance_credits
+            outputs[LAUNCH_ROW, c, t] = launch_credits
+            outputs[DELIVERED_ROW, c, t] = (
+                busy_vcpu
+                if empty_frac < 0.0
+                else step_spent_credits / vcpu_step_credits
+            )
 
     if keep:
-        outputs[3, c, 0] = surplus0
+        outputs[CHARGED_ROW, c, 0] = start_surplus_credits
 
-    summary[HOURS_TO_EXHAUSTION] = exhausted_min / 60 if exhausted_min >= 0 else np.nan
-    summary[THROTTLED_HOURS] = throttled_min / 60
-    summary[SPENT] = spent
-    summary[DISCARDED] = discarded
-    summary[CHARGED] = surplus0
-    summary[END_BALANCE] = balance
-    summary[END_LAUNCH] = launch
+    summary[HOURS_TO_EXHAUSTION] = exhausted_s / 3600 if exhausted_s >= 0 else np.nan
+    summary[THROTTLED_HOURS] = throttled_s / 3600
+    summary[SPENT] = spent_credits
+    summary[DISCARDED] = discarded_credits
+    summary[CHARGED] = start_surplus_credits
+    summary[END_BALANCE] = balance_credits
+    summary[END_LAUNCH] = launch_credits
     summary[END_SURPLUS] = 0.0
-    summary[MIN_BALANCE] = total_min
+    summary[MIN_BALANCE] = lowest_credits

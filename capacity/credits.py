@@ -200,21 +200,23 @@ def run_ledger(
 
     Notes
     -----
-    With earn rate ``r`` = credits_per_h / 60 credits per minute (equal to the
-    baseline in vCPUs) and demand ``d`` vCPU, over ``dt`` minutes:
+    Each step the instance earns E = credits_per_h x step hours and its demand
+    would use U = demand_vcpu x step minutes (one credit is one vCPU busy for one
+    minute); both are spread evenly over the step:
 
-    - standard: launch credits ``L`` drain at ``d`` while the earned balance ``B``
-      earns ``r`` (capped); once ``L = 0``, ``B`` moves at ``r - d``, is capped at
-      ``max_credits`` (the excess is discarded) and, at 0 with ``d > r``, the
-      instance delivers only ``r`` and earns what it spends;
-    - unlimited: the signed balance ``X = B - S`` moves at ``r - d`` within
-      ``[-max_credits, max_credits]``; earnings above the top are discarded, spending
+    - standard: launch credits ``L`` pay for all use while they last, E meanwhile
+      filling the earned balance ``B``; then ``B`` moves by E - U, is capped at
+      ``max_credits`` (the excess is discarded) and, once empty with U > E, the
+      instance delivers only its baseline and spends what it earns;
+    - unlimited: the signed balance ``X = B - S`` moves by E - U within
+      ``[-max_credits, max_credits]``; earnings above the top are discarded, use
       below the bottom is charged; ``B = max(X, 0)``, ``S = max(-X, 0)``.
 
-    This is AWS's 5-minute balance equation applied continuously, which is what the
-    millisecond-level accounting AWS describes amounts to. AWS lowers CPU "gradually"
-    as the balance runs low but gives no curve; the model drops to baseline at zero,
-    as AWS's worked example does. Conservation, per config::
+    Where a balance reaches zero or the cap inside a step, the step is split there.
+    This is AWS's 5-minute balance equation applied at every instant, which is
+    what the millisecond-level accounting AWS describes amounts to. AWS lowers CPU
+    "gradually" as the balance runs low but gives no curve; the model drops to
+    baseline at zero, as AWS's worked example does. Conservation, per config::
 
         earned - spent = dB + dL - dS + discarded - charged
 
@@ -240,12 +242,12 @@ def run_ledger(
     >>> float(result.summary.end_balance_credits[0])
     144.0
     """
-    demand = _as_demand(demand_vcpu)
+    busy_vcpu = _as_demand(demand_vcpu)
     rules = _rules(instance)
-    _check_demand_within_vcpu(demand, rules)
-    scale = np.ones(demand.shape[0])
+    _check_demand_within_vcpu(busy_vcpu, rules)
+    scale = np.ones(busy_vcpu.shape[0])
     return _run(
-        demand,
+        busy_vcpu,
         scale,
         False,
         rules,
@@ -315,7 +317,7 @@ def run_ledger_scaled(
 
 
 def _run(
-    demand: Array,
+    busy_vcpu: Array,
     scale: Array,
     scaled: bool,
     rules: InstanceType,
@@ -329,10 +331,10 @@ def _run(
     keep_steps: bool = True,
 ) -> LedgerResult:
     """Validate the run's parameters, call the kernel and assemble the result."""
-    configs, steps = scale.shape[0], demand.shape[1]
+    configs, steps = scale.shape[0], busy_vcpu.shape[1]
     credit_mode = _mode(mode, rules)
     rate_usd_per_vcpu_h = surplus_usd_per_vcpu_h(rules.family, os)
-    step_min = _step_min(step_s)
+    step_s = _positive_step_s(step_s)
     cap = float(rules.max_credits or 0.0)
 
     balance0 = _start(start_credits, configs, cap, "start_credits")
@@ -341,17 +343,17 @@ def _run(
     _check_one_sided(balance0, surplus0, credit_mode)
 
     shape = (configs, steps) if keep_steps else (0, 0)
-    outputs = np.zeros((5, *shape))
+    outputs = np.zeros((bucket.OUTPUT_ROWS, *shape))
     summary = np.zeros((configs, bucket.SUMMARY_COLUMNS))
     bucket.ledger_kernel(
-        demand,
+        busy_vcpu,
         scale,
         scaled,
         float(rules.vcpu),
-        float(rules.credits_per_h or 0) / 60,
+        float(rules.credits_per_h or 0.0),
         cap,
         credit_mode == "unlimited",
-        step_min,
+        step_s,
         balance0,
         launch0,
         surplus0,
@@ -367,14 +369,14 @@ def _run(
         mode=credit_mode,
         os=os.strip().lower(),
         step_s=float(step_s),
-        **_step_arrays(outputs, demand, scale, scaled, rules.vcpu, keep_steps),
+        **_step_arrays(outputs, busy_vcpu, scale, scaled, rules.vcpu, keep_steps),
         summary=_summary(summary, charge_usd),
     )
 
 
 def _step_arrays(
     outputs: Array,
-    demand: Array,
+    demand_vcpu: Array,
     scale: Array,
     scaled: bool,
     vcpu: int,
@@ -383,15 +385,18 @@ def _step_arrays(
     """The per-step arrays, with unserved = demand - delivered."""
     if not keep_steps:
         return dict.fromkeys(_STEP_FIELDS)
-    full_demand = np.minimum(demand * scale[:, None], vcpu) if scaled else demand
-    delivered = outputs[4]
+
+    if scaled:
+        demand_vcpu = np.minimum(demand_vcpu * scale[:, None], vcpu)
+    delivered_vcpu = outputs[bucket.DELIVERED_ROW]
+
     return {
-        "balance_credits": outputs[0],
-        "launch_balance_credits": outputs[1],
-        "surplus_balance_credits": outputs[2],
-        "surplus_charged_credits": outputs[3],
-        "delivered_vcpu": delivered,
-        "unserved_vcpu": np.maximum(full_demand - delivered, 0.0),
+        "balance_credits": outputs[bucket.BALANCE_ROW],
+        "launch_balance_credits": outputs[bucket.LAUNCH_ROW],
+        "surplus_balance_credits": outputs[bucket.SURPLUS_ROW],
+        "surplus_charged_credits": outputs[bucket.CHARGED_ROW],
+        "delivered_vcpu": delivered_vcpu,
+        "unserved_vcpu": np.maximum(demand_vcpu - delivered_vcpu, 0.0),
     }
 
 
@@ -431,27 +436,27 @@ def _rules(instance: InstanceType | str | None) -> InstanceType:
 
 def _as_demand(demand_vcpu: ArrayLike, name: str = "demand_vcpu") -> Array:
     """Demand as a C-contiguous float array of shape (configs, steps)."""
-    demand = np.asarray(demand_vcpu, dtype=np.float64)
-    if demand.ndim == 1:
-        demand = demand[None, :]
-    if demand.ndim != 2 or demand.shape[1] == 0:
+    busy_vcpu = np.asarray(demand_vcpu, dtype=np.float64)
+    if busy_vcpu.ndim == 1:
+        busy_vcpu = busy_vcpu[None, :]
+    if busy_vcpu.ndim != 2 or busy_vcpu.shape[1] == 0:
         raise ParameterError(
             f"{name} must have shape (steps,) or (configs, steps) with at least one "
             f"step, got shape {np.shape(demand_vcpu)}"
         )
-    if not np.all(np.isfinite(demand)) or np.any(demand < 0):
+    if not np.all(np.isfinite(busy_vcpu)) or np.any(busy_vcpu < 0):
         raise ParameterError(
             f"{name} must be finite and >= 0 busy vCPUs; fill gaps and remove "
             f"negative values before running the ledger"
         )
-    return np.ascontiguousarray(demand)
+    return np.ascontiguousarray(busy_vcpu)
 
 
-def _check_demand_within_vcpu(demand: Array, rules: InstanceType) -> None:
+def _check_demand_within_vcpu(busy_vcpu: Array, rules: InstanceType) -> None:
     """Refuse demand above the instance's vCPUs: it cannot be busy more than that."""
-    peak_vcpu = float(demand.max())
+    peak_vcpu = float(busy_vcpu.max())
     if peak_vcpu > rules.vcpu:
-        config, step = np.unravel_index(int(np.argmax(demand)), demand.shape)
+        config, step = np.unravel_index(int(np.argmax(busy_vcpu)), busy_vcpu.shape)
         raise ParameterError(
             f"demand_vcpu {peak_vcpu:g} (config {config}, step {step}) exceeds the "
             f"{rules.vcpu} vCPUs of {rules.name}; clip it with np.minimum(demand, "
@@ -470,8 +475,8 @@ def _mode(mode: str | None, rules: InstanceType) -> str:
     return mode
 
 
-def _step_min(step_s: float) -> float:
-    """The step length in minutes, refusing non-positive or non-finite steps."""
+def _positive_step_s(step_s: float) -> float:
+    """The step length as a float, refusing non-positive or non-finite steps."""
     try:
         step = float(step_s)
     except (TypeError, ValueError):
@@ -480,7 +485,7 @@ def _step_min(step_s: float) -> float:
         raise ParameterError(
             f"step_s must be a positive number of seconds, got {step_s!r}"
         )
-    return step / 60
+    return step
 
 
 def _start(value: float | ArrayLike, configs: int, cap: float, name: str) -> Array:
