@@ -173,6 +173,12 @@ def _von_mises_exponent(peak_to_mean: float, cosines: np.ndarray) -> float:
     upper_k = 1.0
     while log_ratio_gap(upper_k) < 0.0:
         upper_k *= 2.0
+        if upper_k > 1e9:
+            raise ParameterError(
+                f"peak_to_mean={peak_to_mean} is not reachable on this grid: the "
+                "peak falls between samples, which then share it; lower it, or "
+                "move peak_hour_utc onto a step"
+            )
     return float(brentq(log_ratio_gap, 0.0, upper_k, xtol=1e-14, rtol=1e-14))
 
 

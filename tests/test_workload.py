@@ -370,3 +370,34 @@ def test_series_are_read_only() -> None:
     w = flat()
     with pytest.raises(ValueError, match="read-only"):
         w.requests_per_s[0] = 5.0
+
+
+def test_peak_between_two_samples_limits_the_ratio() -> None:
+    # Hourly steps, peak at 15:30: the 15:00 and 16:00 samples share the peak, so
+    # peak / mean can't exceed 24 / 2 = 12.
+    with pytest.raises(ParameterError, match=r"peak_to_mean=20.0 is not reachable on"):
+        daily_profile(1e6, 20.0, days=1, step_s=3600.0, peak_hour_utc=15.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    at_s=st.floats(0.0, 86_399.0),
+    extra_cpu_ms=st.floats(0.0, 50.0),
+    noise_frac=st.floats(0.0, 0.3),
+)
+def test_cpu_step_adds_extra_cpu_to_requests_after_the_moment(
+    at_s: float, extra_cpu_ms: float, noise_frac: float
+) -> None:
+    # Extra CPU-seconds = extra per request x requests after `at` (a step straddling
+    # `at` counts the share of its time after it).
+    w = daily_profile(1e6, 2.0, days=1, step_s=300.0, noise_frac=noise_frac)
+    at = pd.Timestamp(START) + pd.Timedelta(seconds=at_s)
+    s = with_cpu_step(w, at, extra_cpu_ms)
+    extra_vcpu_s = (
+        (s.cpu_per_request_s - w.cpu_per_request_s) * w.requests_per_s
+    ).sum()
+    step_start_s = np.arange(288) * 300.0
+    share_after = np.clip((step_start_s + 300.0 - at_s) / 300.0, 0.0, 1.0)
+    expected = extra_cpu_ms / 1000 * (w.requests_per_s * share_after).sum()
+    assert extra_vcpu_s * 300.0 == pytest.approx(expected * 300.0, rel=1e-9, abs=1e-9)
+    np.testing.assert_array_equal(s.requests_per_s, w.requests_per_s)
