@@ -280,6 +280,8 @@ class FleetModel:
         self.requests_served = float(self.rate_per_s[0].sum() * self.step_s)
         self.measured_hours = len(workload.index) * self.step_s / SECONDS_PER_HOUR
         self.peak_step = int(np.argmax(self.rate_per_s[0] * self.service_s))
+        self.request_vcpu = self.rate_per_s * self.service_s
+        self.peak_request_vcpu = self.request_vcpu.max(axis=1)
         self.warmup_steps = 0
         if initial_credits == "warmup":
             self.warmup_steps = min(round(86_400.0 / self.step_s), len(workload.index))
@@ -309,6 +311,13 @@ class FleetModel:
             for shape, row in zip(missing, rates, strict=True):
                 self._max_rates[shape] = row[self.service_index]
         return {shape: self._max_rates[shape] for shape in shapes}
+
+    def peak_vcpu(self, count: int) -> np.ndarray:
+        """Peak busy vCPUs per instance of each scenario, ``count`` sharing [vCPU]."""
+        background = self.background_vcpu
+        if background.min() == background.max():
+            return self.peak_request_vcpu / count + background[0]
+        return (self.request_vcpu / count + background).max(axis=1)
 
     def mean_demand_vcpu(self) -> float:
         """Mean busy vCPUs the base workload asks of the whole fleet [vCPU]."""
@@ -431,7 +440,9 @@ def recommend(
     shapes = [_shapes(get_instance(c.instance_type), c.mode) for c in chosen]
     model.max_rates_per_s(shape for pair in shapes for shape in pair)
 
-    options, rejected, evaluations = [], [], []
+    rejected: list[dict[str, object]] = []
+    evaluations: list[FleetEvaluation] = []
+    pricings: list[Pricing] = []
     for candidate in chosen:
         outcome = _Search(model, candidate).smallest_feasible()
         if isinstance(outcome, FleetEvaluation):
@@ -442,13 +453,21 @@ def recommend(
                 discount_pct=discount_pct,
                 committed_prices=committed_prices,
             )
-            options.append(_option_row(outcome, pricing, horizon_hours))
             evaluations.append(outcome)
+            pricings.append(pricing)
         else:
             rejected.extend(outcome)
         if progress is not None:
             progress(candidate)
 
+    p99_ms = peak_p99_ms(evaluations, model)
+    evaluations = [
+        replace(e, p99_at_peak_ms=ms) for e, ms in zip(evaluations, p99_ms, strict=True)
+    ]
+    options = [
+        _option_row(e, pricing, horizon_hours)
+        for e, pricing in zip(evaluations, pricings, strict=True)
+    ]
     return Recommendation(
         options=_ranked(pd.DataFrame(options, columns=OPTION_COLUMNS)),
         rejected=pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
@@ -467,7 +486,7 @@ class _Search:
         self.instance = get_instance(candidate.instance_type)
         _check_mode(self.instance, candidate.mode)
         self.standard = candidate.mode == "standard"
-        self.cache: dict[int, FleetEvaluation] = {}
+        self.cache: dict[tuple[int, bool], FleetEvaluation] = {}
 
         self.shapes = _shapes(self.instance, candidate.mode)
         rates = model.max_rates_per_s(self.shapes)
@@ -488,30 +507,35 @@ class _Search:
         if full is None:
             return self._rejection(self.evaluate(max_count))
 
-        return replace(self.detailed(full), binding_constraint=self._binding(full))
+        chosen = self.evaluate(full, with_ledger=True)
+        return replace(chosen, binding_constraint=self._binding(full))
 
-    def evaluate(self, count: int) -> FleetEvaluation:
-        """Every constraint for ``count`` instances (cached)."""
-        if count not in self.cache:
-            self.cache[count] = self._evaluate(count)
-        return self.cache[count]
+    def evaluate(self, count: int, *, with_ledger: bool = False) -> FleetEvaluation:
+        """Every constraint for ``count`` instances (cached).
+
+        The ledger runs for standard mode, whose constraints need it, or when
+        ``with_ledger`` asks for the balance and surplus figures.
+        """
+        key = (count, with_ledger or self.standard)
+        if key not in self.cache:
+            self.cache[key] = self._evaluate(count, key[1])
+        return self.cache[key]
 
     def detailed(self, count: int) -> FleetEvaluation:
-        """:meth:`evaluate` with the p99 at the peak step filled in."""
-        evaluation = self.evaluate(count)
-        return replace(evaluation, p99_at_peak_ms=self._p99_at_peak_ms(evaluation))
+        """:meth:`evaluate` with the ledger figures and the p99 at the peak step."""
+        evaluation = self.evaluate(count, with_ledger=True)
+        p99_ms = peak_p99_ms([evaluation], self.model)[0]
+        return replace(evaluation, p99_at_peak_ms=p99_ms)
 
     def _fast_feasible(self, count: int) -> bool:
-        rate = self.model.rate_per_s / count
-        demand = rate * self.model.service_s + self.model.background_vcpu
-        peak_frac = float(demand[0].max()) / self.instance.vcpu
         limits = self.model.constraints
+        peak_frac = float(self.model.peak_vcpu(count)[0]) / self.instance.vcpu
 
         if peak_frac > 1.0 - limits.headroom_frac + 1e-12:
             return False
         if self._zone_loss_frac(count) >= 1.0:
             return False
-        met = (rate <= self.max_rate_per_s).mean(axis=1)
+        met = (self.model.rate_per_s <= count * self.max_rate_per_s).mean(axis=1)
         return bool(np.all(met >= limits.slo_share_frac))
 
     def _feasible(self, count: int) -> bool:
@@ -529,32 +553,32 @@ class _Search:
         survivors = count - lost
         if survivors < 1:
             return math.inf
-        demand = self.model.rate_per_s[0] * self.model.service_s / survivors
-        peak_vcpu = float((demand + self.model.background_vcpu).max())
-        return peak_vcpu / self.instance.vcpu
+        return float(self.model.peak_vcpu(survivors)[0]) / self.instance.vcpu
 
-    def _evaluate(self, count: int) -> FleetEvaluation:
+    def _evaluate(self, count: int, with_ledger: bool) -> FleetEvaluation:
         model, limits, vcpu = self.model, self.model.constraints, self.instance.vcpu
-        rate = model.rate_per_s / count
-        demand = rate * model.service_s + model.background_vcpu
+        rate = model.rate_per_s
+        peak_vcpu = model.peak_vcpu(count)
 
-        ledger = self._ledger(demand) if self.instance.burstable else None
-        throttled = np.zeros(demand.shape, dtype=bool)
+        ledger = None
+        if self.instance.burstable and with_ledger:
+            ledger = self._ledger(model.request_vcpu / count + model.background_vcpu)
+        throttled = np.zeros(rate.shape, dtype=bool)
+        ok = rate <= count * self.max_rate_per_s
         if self.standard and ledger is not None:
             throttled = ledger["unserved_vcpu"] > THROTTLE_VCPU
-        ok = rate <= self.max_rate_per_s
-        if self.standard and ledger is not None:
-            ok = np.where(throttled, rate <= self.throttled_max_rate_per_s, ok)
+            slow_ok = rate <= count * self.throttled_max_rate_per_s
+            ok = np.where(throttled, slow_ok, ok)
         met_frac = ok.mean(axis=1)
 
-        peak_frac = float(demand[0].max()) / vcpu
+        peak_frac = float(peak_vcpu[0]) / vcpu
         zone_frac = self._zone_loss_frac(count)
         checks = [
             _check_headroom(peak_frac, limits),
             _check_zone_loss(zone_frac, limits),
             _check_slo(float(met_frac[0]), limits),
             self._check_credit_floor(ledger),
-            *self._check_surges(met_frac, demand, ledger),
+            *self._check_surges(met_frac, peak_vcpu, ledger),
         ]
 
         return FleetEvaluation(
@@ -630,13 +654,13 @@ class _Search:
     def _check_surges(
         self,
         met_frac: np.ndarray,
-        demand: np.ndarray,
+        peak_vcpu: np.ndarray,
         ledger: dict[str, np.ndarray] | None,
     ) -> list[Check]:
         limits, vcpu = self.model.constraints, self.instance.vcpu
         checks = []
         for index, surge in enumerate(self.model.surges, start=1):
-            peak_frac = float(demand[index].max()) / vcpu
+            peak_frac = float(peak_vcpu[index]) / vcpu
             exhausted = bool(
                 self.standard
                 and ledger is not None
@@ -657,19 +681,6 @@ class _Search:
                 )
             )
         return checks
-
-    def _p99_at_peak_ms(self, evaluation: FleetEvaluation) -> float:
-        step = self.model.peak_step
-        rate_per_s = float(self.model.rate_per_s[0, step]) / evaluation.count
-        service_s = float(self.model.service_s[step])
-        if service_s <= 0:
-            return 0.0
-        if evaluation.throttled_at_peak:
-            service_s /= float(self.instance.baseline_frac or 1.0)
-        quantile_s = mmc_response_quantile_s(
-            P99, self.instance.vcpu, rate_per_s, service_s
-        )
-        return 1000.0 * float(quantile_s)
 
     def _hours_of_credit(self, ledger: dict[str, np.ndarray] | None) -> float:
         if ledger is None or not self.model.surges:
@@ -718,6 +729,42 @@ def _shapes(instance: InstanceType, mode: str) -> list[tuple[int, float]]:
     if mode == "standard":
         shapes.append((instance.vcpu, float(instance.baseline_frac or 1.0)))
     return shapes
+
+
+def peak_p99_ms(
+    evaluations: Sequence[FleetEvaluation], model: FleetModel
+) -> list[float]:
+    """p99 response time at the base peak step of each fleet, in one vector call.
+
+    Parameters
+    ----------
+    evaluations
+        Fleets evaluated over ``model``'s workload.
+    model
+        The prepared workload.
+
+    Returns
+    -------
+    list of float
+        M/M/c p99 [ms] with c = vCPUs, the peak request rate split evenly, and the
+        step's CPU per request, slowed to the baseline where the step is throttled.
+    """
+    if not evaluations:
+        return []
+    step = model.peak_step
+    instances = [get_instance(e.candidate.instance_type) for e in evaluations]
+    slowdown = [
+        float(i.baseline_frac or 1.0) if e.throttled_at_peak else 1.0
+        for i, e in zip(instances, evaluations, strict=True)
+    ]
+    service_s = float(model.service_s[step]) / np.array(slowdown)
+    if service_s[0] <= 0:
+        return [0.0] * len(evaluations)
+
+    vcpu = np.array([i.vcpu for i in instances])
+    rate_per_s = model.rate_per_s[0, step] / np.array([e.count for e in evaluations])
+    quantile_s = mmc_response_quantile_s(P99, vcpu, rate_per_s, service_s)
+    return [float(q) * 1000.0 for q in quantile_s]
 
 
 def _max_rate_per_s(
