@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 from pathlib import Path
 
 import pytest
 
+from capacity.cli import COMMANDS, main
 from capacity.commands import inspect
 from capacity.errors import CatalogError, IngestError, ParameterError
+
+MISSING = [
+    name
+    for name in COMMANDS
+    if importlib.util.find_spec(f"capacity.commands.{name}") is None
+]
 
 
 def run_inspect(*argv: str) -> str:
@@ -115,3 +123,21 @@ def test_json_pages_and_errors(tmp_path: Path) -> None:
         run_inspect(str(path), "--instance-type", "t3.lage", "--count", "2")
     with pytest.raises(IngestError, match=r"no such file"):
         run_inspect(str(tmp_path / "nope.csv"))
+
+
+@pytest.mark.skipif(bool(MISSING), reason=f"command modules not yet present: {MISSING}")
+def test_through_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "requestcount.csv"
+    path.write_text("timestamp,value\n2026-04-06 00:00:00,60\n2026-04-06 00:05:00,-1\n")
+    assert main(["inspect", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("capacity inspect: error: requestcount.csv, line 3:")
+
+    path.write_text("timestamp,value\n2026-04-06 00:00:00,60\n2026-04-06 00:05:00,90\n")
+    out = io.StringIO()
+    assert main(["inspect", str(path), "--json"], out=out) == 0
+    # 60 and 90 requests per 300 s: 0.2 and 0.3 requests per second.
+    assert json.loads(out.getvalue())["demand"]["requests_per_s"]["max"] == 0.3
