@@ -1,0 +1,251 @@
+"""The outage of INCIDENT.md, replayed: the credit drain and the stuck deployment.
+
+Two replays with documented parameters; neither is fitted to hidden data, and every
+parameter is an argument so a planner can vary it.
+
+Credit drain (day 1 14:00 UTC release, T3 fleet in standard mode):
+    ~100 million requests a day (1,157 req/s on average) with a daily cycle
+    (peak-to-mean 1.3, peak at 15:00 UTC); requests cost 12 ms of CPU before the
+    release and 31 ms after it (the response hash); 25 t3.large (2 vCPU, baseline
+    30 %) that start day 1 with a full bucket (864 credits). Before the release the
+    fleet averages 0.52 busy vCPU per instance, under its 0.6 baseline ("CPU looks
+    fine"); from the release to 08:00 next day 1.38, so each instance burns about
+    47 credits an hour and the balance is gone at about 08:12 on day 2 (INCIDENT.md:
+    errors from 08:15).
+
+Stuck deployment (the ECS deployment that "never completed", replayed at 17:30):
+    100 tasks of 1 vCPU behind an ALB, 1,157 req/s, 70 ms of CPU per request, so
+    the fleet at full strength is 81 % busy; batches of 10 (minimumHealthyPercent
+    90, maximumPercent 100); ALB health checks every 30 s, 2 consecutive failures
+    to eject and 2 passes to admit, ECS grace period 60 s, 20 s container start,
+    30 s deregistration delay; at the start only 20 % of the old tasks are healthy
+    (the others are being killed and recreated, as the post-mortem found). With the
+    5 s timeout the fleet settles into a loop of tasks crushed, ejected and
+    replaced and never converges within 3 hours; with 25 s it converges within
+    minutes. Both follow from the probe waiting behind each task's backlog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from capacity.catalog import InstanceType, get_instance
+from capacity.credits import run_ledger
+from capacity.errors import ParameterError
+from capacity.rollout import RolloutResult, RolloutSettings, simulate_rollout
+from capacity.workload import Workload, daily_profile, with_cpu_step
+
+OUTAGE_START = "2026-04-05T00:00:00Z"  # day 1, 00:00 UTC
+OUTAGE_RELEASE = "2026-04-05T14:00:00Z"  # the release with the response hash
+OUTAGE_REQUESTS_PER_DAY = 100e6
+OUTAGE_PEAK_TO_MEAN = 1.3
+OUTAGE_CPU_BEFORE_MS = 12.0
+OUTAGE_HASH_CPU_MS = 19.0  # extra CPU per request from the hash: 12 ms -> 31 ms
+OUTAGE_INSTANCE = "t3.large"
+OUTAGE_INSTANCES = 25
+
+OUTAGE_ROLLOUT = RolloutSettings(
+    tasks=100,
+    batch=10,
+    requests_per_s=OUTAGE_REQUESTS_PER_DAY / 86400,
+    cpu_per_request_ms=70.0,
+    task_vcpu=1.0,
+    old_healthy_frac=0.2,
+    hc_interval_s=30.0,
+    hc_timeout_s=5.0,
+    healthy_threshold=2,
+    unhealthy_threshold=2,
+    grace_s=60.0,
+    start_s=20.0,
+    drain_s=30.0,
+    hours=3.0,
+)
+
+
+@dataclass(frozen=True)
+class CreditDrain:
+    """How a burstable fleet's CPU credit balance runs down under a workload."""
+
+    instance_type: str  # e.g. "t3.large"
+    count: int  # instances sharing the load [count]
+    mode: str  # credit mode, "standard" or "unlimited"
+    balance_credits: pd.Series  # earned balance per instance over time [credits]
+    busy_vcpu: pd.Series  # CPU demand per instance over time [vCPU]
+    hours_to_exhaustion: float  # from the workload's start to 0 [hours]; NaN: never
+    exhausted_at: pd.Timestamp | None  # the moment the balance first reaches 0
+    throttled_hours: float  # time held to baseline below demand [hours]
+    surplus_charge_usd: float  # surplus credits charged, whole fleet [USD]
+
+
+def credit_drain(
+    workload: Workload,
+    instance: InstanceType | str,
+    count: int,
+    *,
+    mode: str = "standard",
+    start_credits: float | None = None,
+) -> CreditDrain:
+    """Run a fleet's credit ledger over a workload and find when the balance is gone.
+
+    Parameters
+    ----------
+    workload : Workload
+        Traffic and CPU per request, e.g. a daily profile with ``with_cpu_step``.
+    instance : InstanceType or str
+        A burstable type, e.g. ``"t3.large"``.
+    count : int
+        Instances sharing the load evenly [count].
+    mode : {"standard", "unlimited"}
+        Credit mode.
+    start_credits : float, optional
+        Earned balance per instance at the start [credits]; None for a full bucket.
+
+    Returns
+    -------
+    CreditDrain
+        The balance series and the exhaustion time, the throttled hours and the
+        surplus charge.
+
+    Raises
+    ------
+    ParameterError, CatalogError
+        From the ledger, for a fixed-performance type or bad balances.
+
+    Notes
+    -----
+    Demand above the instance's vCPUs is clipped to them (it is unserved either way).
+
+    Examples
+    --------
+    >>> drain = replay_outage_credits()
+    >>> 7 < drain.exhausted_at.hour < 10
+    True
+    """
+    rules = get_instance(instance) if isinstance(instance, str) else instance
+    demand = np.minimum(workload.busy_vcpu_per_instance(count), rules.vcpu)
+    start = float(rules.max_credits or 0.0) if start_credits is None else start_credits
+
+    ledger = run_ledger(
+        demand, instance=rules, step_s=workload.step_s, mode=mode, start_credits=start
+    ).squeeze()
+    hours = float(ledger.summary.hours_to_exhaustion)
+
+    exhausted_at = None
+    if np.isfinite(hours):
+        exhausted_at = workload.index[0] + pd.Timedelta(hours=hours)
+    return CreditDrain(
+        instance_type=rules.name,
+        count=count,
+        mode=ledger.mode,
+        balance_credits=pd.Series(ledger.balance_credits, index=workload.index),
+        busy_vcpu=pd.Series(demand, index=workload.index),
+        hours_to_exhaustion=hours,
+        exhausted_at=exhausted_at,
+        throttled_hours=float(ledger.summary.throttled_hours),
+        surplus_charge_usd=float(ledger.summary.surplus_charge_usd) * count,
+    )
+
+
+def outage_workload(
+    *,
+    cpu_before_ms: float = OUTAGE_CPU_BEFORE_MS,
+    hash_cpu_ms: float = OUTAGE_HASH_CPU_MS,
+    days: int = 2,
+) -> Workload:
+    """The outage's traffic: ~100M requests a day, a release at day 1 14:00 UTC.
+
+    Parameters
+    ----------
+    cpu_before_ms : float
+        CPU per request before the release [ms].
+    hash_cpu_ms : float
+        CPU the release adds to every request [ms].
+    days : int
+        Days of traffic from day 1 00:00 UTC [count].
+
+    Returns
+    -------
+    Workload
+        One-minute steps with the CPU step applied at the release.
+    """
+    base = daily_profile(
+        OUTAGE_REQUESTS_PER_DAY,
+        OUTAGE_PEAK_TO_MEAN,
+        days=days,
+        start=OUTAGE_START,
+        cpu_per_request_ms=cpu_before_ms,
+        name="outage traffic",
+    )
+    return with_cpu_step(base, OUTAGE_RELEASE, hash_cpu_ms)
+
+
+def replay_outage_credits(
+    *,
+    instance: str = OUTAGE_INSTANCE,
+    count: int = OUTAGE_INSTANCES,
+    mode: str = "standard",
+    cpu_before_ms: float = OUTAGE_CPU_BEFORE_MS,
+    hash_cpu_ms: float = OUTAGE_HASH_CPU_MS,
+) -> CreditDrain:
+    """The credit balance of the outage's T3 fleet after the release.
+
+    Parameters are those of :func:`credit_drain` and :func:`outage_workload`; the
+    defaults are the module's documented outage parameters.
+
+    Returns
+    -------
+    CreditDrain
+        In standard mode the balance reaches 0 on day 2 in the morning (INCIDENT.md:
+        errors from 08:15); in unlimited mode the same day costs surplus instead.
+
+    Examples
+    --------
+    >>> replay_outage_credits(mode="unlimited").throttled_hours
+    0.0
+    """
+    workload = outage_workload(cpu_before_ms=cpu_before_ms, hash_cpu_ms=hash_cpu_ms)
+    return credit_drain(workload, instance, count, mode=mode)
+
+
+def replay_outage_deployment(
+    hc_timeout_s: float = 5.0, *, hours: float = 3.0, seed: int = 0
+) -> RolloutResult:
+    """The deployment that never completed, with a given health-check timeout.
+
+    Parameters
+    ----------
+    hc_timeout_s : float
+        ALB health-check timeout [s]: 5 s as in the outage, 25 s after the fix.
+    hours : float
+        Horizon to simulate [hours].
+    seed : int
+        Seed of the probe phases and queue fluctuations.
+
+    Returns
+    -------
+    RolloutResult
+        With 5 s: not converged after 3 h, a large share of requests failing; with
+        25 s: converged within about ten minutes.
+
+    Raises
+    ------
+    ParameterError
+        For a timeout outside 2-30 s (the ALB range below the 30 s interval).
+
+    Examples
+    --------
+    >>> replay_outage_deployment(25.0, hours=0.5).converged
+    True
+    """
+    if not 2 <= hc_timeout_s <= OUTAGE_ROLLOUT.hc_interval_s:
+        raise ParameterError(
+            f"hc_timeout_s={hc_timeout_s!r} must be 2-30 s (ALB range, at most the "
+            "30 s interval); try 5 (the outage) or 25 (the fix)"
+        )
+    settings = replace(
+        OUTAGE_ROLLOUT, hc_timeout_s=hc_timeout_s, hours=hours, seed=seed
+    )
+    return simulate_rollout(settings)

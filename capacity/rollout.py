@@ -1,0 +1,508 @@
+"""Second-level simulation of an ECS rolling deployment behind an ALB.
+
+Tasks start, register, pass health checks, serve, fail health checks, drain and are
+replaced, as ECS and the ALB do it (DESIGN.md "Rollout dynamics", QUEUEING.md 3.1-3.3):
+
+- ECS keeps ``tasks`` running; during a deployment it stops old-version tasks only
+  while at least ``min_healthy_pct`` of ``tasks`` stay healthy and starts new-version
+  tasks while at most ``max_pct`` of ``tasks`` run (draining tasks included). A task
+  the ALB reports unhealthy after its grace period is stopped and replaced.
+- The ALB routes round robin to healthy targets only; with none healthy it fails
+  open to every registered target. A new target needs ``healthy_threshold``
+  consecutive passing probes, a healthy one is taken out after
+  ``unhealthy_threshold`` consecutive failures.
+- Each task is one FCFS worker of ``task_vcpu`` vCPUs. Its backlog moves each second
+  by arrivals minus throughput plus a Gaussian fluctuation of variance
+  lambda ca^2 + min(lambda, mu) cs^2 (the heavy-traffic diffusion of the queue, with
+  ca^2 = 1/N for round robin over N targets and cs^2 = 1), reflected at 0 and
+  capped at the listen queue. A probe fails when the backlog ahead of it waits
+  longer than the timeout, so successive probes are correlated through the backlog
+  as QUEUEING.md 3.3 requires, not coin flips.
+- Requests that arrive behind a wait longer than the request timeout, that find a
+  full listen queue, that are queued in a task when it is stopped, or that arrive
+  while no target is registered, fail (ALB 502/503/504).
+
+The loop runs once per simulated second over every task slot, compiled with numba.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from capacity.errors import ParameterError
+
+FloatArray = NDArray[np.float64]
+
+# Task states, stored as small integers in the compiled loop.
+EMPTY, STARTING, INITIAL, HEALTHY, UNHEALTHY, DRAINING = range(6)
+STATE_NAMES = ("empty", "starting", "initial", "healthy", "unhealthy", "draining")
+BISECTION_STEPS = 40
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """An ECS service behind an ALB, its traffic and the deployment to simulate."""
+
+    tasks: int = 100  # desired task count [count]
+    batch: int = 10  # tasks ECS may take down at once: 100 - min_healthy_pct [count]
+    max_pct: float = 100.0  # maximumPercent of the service [0..200]
+    requests_per_s: float = 1157.0  # arrival rate at the ALB [1/s]
+    cpu_per_request_ms: float = 60.0  # CPU work per request, new version [ms]
+    old_cpu_per_request_ms: float | None = None  # old version's; None: the same [ms]
+    task_vcpu: float = 1.0  # vCPUs of one task [vCPU]
+    new_speed_frac: float = 1.0  # CPU speed new tasks get (baseline if throttled)
+    old_speed_frac: float = 1.0  # CPU speed of the old tasks' hosts [0..1]
+    old_healthy_frac: float = 1.0  # old tasks healthy at the start [0..1]
+    hc_interval_s: float = 30.0  # ALB health-check interval [s]
+    hc_timeout_s: float = 5.0  # ALB health-check timeout [s]
+    healthy_threshold: int = 2  # consecutive passes to become healthy [count]
+    unhealthy_threshold: int = 2  # consecutive failures to become unhealthy [count]
+    hc_probe_ms: float = 1.0  # CPU work of one probe at full speed [ms]
+    grace_s: float = 60.0  # ECS healthCheckGracePeriodSeconds [s]
+    start_s: float = 20.0  # launch to listening: image pull, start-up [s]
+    drain_s: float = 30.0  # ALB deregistration delay [s]
+    request_timeout_s: float = 60.0  # ALB idle timeout: later responses fail [s]
+    listen_queue: float = 1024.0  # requests a task holds before refusing [count]
+    hours: float = 3.0  # simulated horizon [hours]
+    seed: int = 0  # seed of probe phases and probe fluctuations
+
+    @property
+    def min_healthy_pct(self) -> float:
+        """ECS minimumHealthyPercent implied by ``batch`` [0..100]."""
+        return 100.0 * (self.tasks - self.batch) / self.tasks
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """Per-second timeline of a deployment and whether it converged."""
+
+    settings: RolloutSettings
+    healthy_tasks: NDArray[np.int64]  # targets in service each second [count]
+    new_healthy_tasks: NDArray[np.int64]  # of which new version [count]
+    running_tasks: NDArray[np.int64]  # tasks not yet stopped [count]
+    served_per_s: FloatArray  # requests arriving that are answered in time [1/s]
+    failed_per_s: FloatArray  # requests failing in the second (502/503/504) [1/s]
+    p99_ms: FloatArray  # 99th percentile response time of routed requests [ms]
+    converged: bool  # every task new and healthy at some second
+    minutes_to_converge: float | None  # first such time [min], None if never
+    failed_request_frac: float  # failed share of all requests [0..1]
+    min_healthy_tasks: int  # fewest targets in service at any second [count]
+
+    def summary(self) -> dict[str, object]:
+        """Headline figures and the settings used, ready for JSON."""
+        return {
+            "converged": self.converged,
+            "minutes_to_converge": self.minutes_to_converge,
+            "failed_request_frac": self.failed_request_frac,
+            "min_healthy_tasks": self.min_healthy_tasks,
+            "settings": asdict(self.settings),
+        }
+
+
+def check_settings(settings: RolloutSettings) -> None:
+    """Refuse settings outside what ECS and the ALB accept, naming the fix.
+
+    Raises
+    ------
+    ParameterError
+        For counts below 1, a batch outside 1..tasks, health-check settings outside
+        the ALB ranges (interval 5-300 s, timeout 2-120 s and below the interval,
+        thresholds 2-10), or non-positive rates, times or speeds.
+    """
+    _require(settings.tasks >= 1, "tasks", settings.tasks, "must be at least 1")
+    _require(
+        1 <= settings.batch <= settings.tasks,
+        "batch",
+        settings.batch,
+        f"must be between 1 and tasks={settings.tasks}",
+    )
+    _require(
+        100 <= settings.max_pct <= 200, "max_pct", settings.max_pct, "must be 100-200"
+    )
+    _require(
+        5 <= settings.hc_interval_s <= 300,
+        "hc_interval_s",
+        settings.hc_interval_s,
+        "must be 5-300 s (ALB range)",
+    )
+    _require(
+        2 <= settings.hc_timeout_s <= min(120, settings.hc_interval_s),
+        "hc_timeout_s",
+        settings.hc_timeout_s,
+        "must be 2-120 s and at most hc_interval_s (ALB rule)",
+    )
+    for name in ("healthy_threshold", "unhealthy_threshold"):
+        value = getattr(settings, name)
+        _require(2 <= value <= 10, name, value, "must be 2-10 (ALB range)")
+    for name in ("requests_per_s", "cpu_per_request_ms", "task_vcpu", "hours"):
+        value = getattr(settings, name)
+        _require(math.isfinite(value) and value > 0, name, value, "must be > 0")
+    for name in ("new_speed_frac", "old_speed_frac"):
+        value = getattr(settings, name)
+        _require(0 < value <= 1, name, value, "must be in (0, 1]")
+    _require(
+        0 <= settings.old_healthy_frac <= 1,
+        "old_healthy_frac",
+        settings.old_healthy_frac,
+        "must be in [0, 1]",
+    )
+    for name in ("grace_s", "start_s", "drain_s", "hc_probe_ms"):
+        value = getattr(settings, name)
+        _require(math.isfinite(value) and value >= 0, name, value, "must be >= 0")
+    for name in ("request_timeout_s", "listen_queue"):
+        value = getattr(settings, name)
+        _require(math.isfinite(value) and value > 0, name, value, "must be > 0")
+
+
+def _require(ok: bool, name: str, value: object, rule: str) -> None:
+    """Raise a ParameterError naming the setting, its value and its rule."""
+    if not ok:
+        raise ParameterError(
+            f"{name}={value!r} {rule}; choose a value within that rule"
+        )
+
+
+def simulate_rollout(settings: RolloutSettings) -> RolloutResult:
+    """Replace every old task by a new one, second by second, and watch the fleet.
+
+    Parameters
+    ----------
+    settings : RolloutSettings
+        Service, traffic, health-check and deployment settings.
+
+    Returns
+    -------
+    RolloutResult
+        Per-second timeline (healthy tasks, served and failed requests, p99) and
+        whether and when every task was new and healthy.
+
+    Raises
+    ------
+    ParameterError
+        As :func:`check_settings`.
+
+    Notes
+    -----
+    Deterministic under ``settings.seed``. Requests are a fluid within each second.
+    The p99 is that of the equal-weight mixture over routed targets of the mean-flow
+    wait (fluid backlog / throughput) plus the exact GI/M/1 sojourn time of round
+    robin, Exp(mu (1 - sigma)) (QUEUEING.md 1.9), or one service time when
+    overloaded. The fluctuating backlog, whose one-second steps are too coarse for
+    the tail at low load, drives probes and failures, where only the regime near
+    saturation matters (relaxation times well above a second). A probe's outcome is
+    decided when it is sent: FCFS, it waits exactly the backlog ahead of it. Old and
+    new tasks run on hosts of the given speeds for the whole horizon.
+
+    References
+    ----------
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+
+    Examples
+    --------
+    >>> result = simulate_rollout(RolloutSettings(hours=0.5))
+    >>> result.converged, result.minutes_to_converge < 20
+    (True, True)
+    """
+    check_settings(settings)
+    seconds = int(round(settings.hours * 3600))
+    slots = int(math.floor(settings.tasks * settings.max_pct / 100.0))
+    rng = np.random.default_rng(settings.seed)
+    phases = rng.uniform(0.0, settings.hc_interval_s, size=slots)
+    draws = rng.standard_normal(size=(seconds, slots))
+
+    old_cpu_ms = settings.old_cpu_per_request_ms or settings.cpu_per_request_ms
+    old_healthy = int(round(settings.old_healthy_frac * settings.tasks))
+    timeline = _run(
+        seconds,
+        slots,
+        settings.tasks,
+        int(math.ceil(settings.tasks * settings.min_healthy_pct / 100.0 - 1e-9)),
+        settings.requests_per_s,
+        settings.task_vcpu / (settings.cpu_per_request_ms / 1000.0),
+        settings.task_vcpu / (old_cpu_ms / 1000.0),
+        settings.new_speed_frac,
+        settings.old_speed_frac,
+        old_healthy,
+        settings.hc_interval_s,
+        settings.hc_timeout_s,
+        settings.healthy_threshold,
+        settings.unhealthy_threshold,
+        settings.hc_probe_ms / 1000.0 / settings.task_vcpu,
+        settings.grace_s,
+        settings.start_s,
+        settings.drain_s,
+        settings.request_timeout_s,
+        settings.listen_queue,
+        phases,
+        draws,
+    )
+    return _result(settings, *timeline)
+
+
+def _result(
+    settings: RolloutSettings,
+    healthy: NDArray[np.int64],
+    new_healthy: NDArray[np.int64],
+    running: NDArray[np.int64],
+    served: FloatArray,
+    failed: FloatArray,
+    p99_s: FloatArray,
+    converged_s: float,
+) -> RolloutResult:
+    """Assemble the timeline and its headline figures."""
+    converged = bool(converged_s >= 0)
+    total = settings.requests_per_s * served.size
+    return RolloutResult(
+        settings=settings,
+        healthy_tasks=healthy,
+        new_healthy_tasks=new_healthy,
+        running_tasks=running,
+        served_per_s=served,
+        failed_per_s=failed,
+        p99_ms=p99_s * 1000.0,
+        converged=converged,
+        minutes_to_converge=converged_s / 60.0 if converged else None,
+        failed_request_frac=min(float(failed.sum()) / total, 1.0),
+        min_healthy_tasks=int(healthy.min()),
+    )
+
+
+@njit(cache=True)
+def _round_robin_sigma(targets: int, utilisation: float) -> float:
+    """GI/M/1 sigma for Erlang(targets) gaps (QUEUEING.md 1.9), by bisection."""
+    if utilisation <= 0.0:
+        return 0.0
+    rate = targets * utilisation
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        middle = 0.5 * (low + high)
+        if middle < (rate / (rate + 1.0 - middle)) ** targets:
+            low = middle
+        else:
+            high = middle
+    return 0.5 * (low + high)
+
+
+@njit(cache=True)
+def _mixture_p99(waits: FloatArray, rates: FloatArray, count: int) -> float:
+    """p99 of an equal-weight mixture of shifted exponentials wait + Exp(rate)."""
+    if count == 0:
+        return np.nan
+    low, high = 0.0, 0.0
+    for i in range(count):
+        high = max(high, waits[i] + math.log(100.0) / rates[i])
+    for _ in range(BISECTION_STEPS):
+        middle = 0.5 * (low + high)
+        survival = 0.0
+        for i in range(count):
+            if middle <= waits[i]:
+                survival += 1.0
+            else:
+                survival += math.exp(-rates[i] * (middle - waits[i]))
+        if survival / count > 0.01:
+            low = middle
+        else:
+            high = middle
+    return 0.5 * (low + high)
+
+
+@njit(cache=True)
+def _run(
+    seconds: int,
+    slots: int,
+    desired: int,
+    min_healthy: int,
+    arrival_per_s: float,
+    new_capacity_per_s: float,
+    old_capacity_per_s: float,
+    new_speed: float,
+    old_speed: float,
+    old_healthy: int,
+    interval_s: float,
+    timeout_s: float,
+    healthy_threshold: int,
+    unhealthy_threshold: int,
+    probe_s: float,
+    grace_s: float,
+    start_s: float,
+    drain_s: float,
+    request_timeout_s: float,
+    listen_queue: float,
+    phases: FloatArray,
+    draws: FloatArray,
+) -> tuple:
+    """The per-second state machine of tasks, ECS and the ALB (see module notes)."""
+    state = np.zeros(slots, np.int64)
+    is_new = np.zeros(slots, np.bool_)
+    capacity = np.zeros(slots)  # requests per second at the host's speed
+    speed = np.ones(slots)
+    backlog = np.zeros(slots)  # the queue with its fluctuations [requests]
+    fluid = np.zeros(slots)  # its deterministic (mean-flow) part [requests]
+    launched = np.zeros(slots)
+    next_probe = np.zeros(slots)
+    passes = np.zeros(slots, np.int64)
+    fails = np.zeros(slots, np.int64)
+    drain_end = np.zeros(slots)
+
+    for i in range(desired):
+        state[i] = HEALTHY if i < old_healthy else UNHEALTHY
+        capacity[i] = old_capacity_per_s * old_speed
+        speed[i] = old_speed
+        launched[i] = -1e9
+        next_probe[i] = phases[i]
+
+    healthy_out = np.zeros(seconds, np.int64)
+    new_healthy_out = np.zeros(seconds, np.int64)
+    running_out = np.zeros(seconds, np.int64)
+    served_out = np.zeros(seconds)
+    failed_out = np.zeros(seconds)
+    p99_out = np.zeros(seconds)
+    converged_s = -1.0
+    waits = np.zeros(slots)
+    rates = np.zeros(slots)
+
+    for second in range(seconds):
+        now = float(second)
+        failed = 0.0
+
+        # ECS: stop unhealthy tasks past their grace period, then old healthy ones
+        # while enough stay healthy; stopped tasks drain before their slot frees.
+        healthy = 0
+        for i in range(slots):
+            if state[i] == HEALTHY:
+                healthy += 1
+        for i in range(slots):
+            if state[i] == UNHEALTHY and now - launched[i] >= grace_s:
+                state[i] = DRAINING
+                drain_end[i] = now + drain_s
+        for i in range(slots):
+            if state[i] == HEALTHY and not is_new[i] and healthy > min_healthy:
+                state[i] = DRAINING
+                drain_end[i] = now + drain_s
+                healthy -= 1
+
+        for i in range(slots):
+            if state[i] == DRAINING and now >= drain_end[i]:
+                # Requests still queued fail, except those already counted as late.
+                failed += min(backlog[i], capacity[i] * request_timeout_s)
+                backlog[i] = 0.0
+                fluid[i] = 0.0
+                state[i] = EMPTY
+
+        # ECS: start new-version tasks up to the desired count and maximumPercent.
+        active, serving = 0, 0
+        for i in range(slots):
+            if state[i] != EMPTY:
+                active += 1
+                if state[i] != DRAINING:
+                    serving += 1
+        for i in range(slots):
+            if state[i] == EMPTY and serving < desired and active < slots:
+                state[i] = STARTING
+                is_new[i] = True
+                capacity[i] = new_capacity_per_s * new_speed
+                speed[i] = new_speed
+                launched[i] = now
+                passes[i] = 0
+                fails[i] = 0
+                active += 1
+                serving += 1
+            if state[i] == STARTING and now - launched[i] >= start_s:
+                state[i] = INITIAL
+                next_probe[i] = now + phases[i]
+
+        # ALB: round robin over healthy targets, or over all registered ones.
+        routed = 0
+        for i in range(slots):
+            if state[i] == HEALTHY:
+                routed += 1
+        fail_open = routed == 0
+        if fail_open:
+            for i in range(slots):
+                if state[i] == INITIAL or state[i] == UNHEALTHY:
+                    routed += 1
+        share = arrival_per_s / routed if routed > 0 else 0.0
+        if routed == 0:
+            failed += arrival_per_s
+
+        count = 0
+        cached_utilisation, cached_sigma = -1.0, 0.0
+        for i in range(slots):
+            takes = state[i] == HEALTHY or (
+                fail_open and (state[i] == INITIAL or state[i] == UNHEALTHY)
+            )
+            arrivals = share if takes else 0.0
+            if state[i] == EMPTY or state[i] == STARTING:
+                continue
+            late = backlog[i] / capacity[i] > request_timeout_s
+            spread = math.sqrt(arrivals / routed + min(arrivals, capacity[i]))
+            noise = spread * draws[second, i]
+            backlog[i] = max(backlog[i] + arrivals - capacity[i] + noise, 0.0)
+            overflow = max(backlog[i] - listen_queue, 0.0)
+            backlog[i] -= overflow
+            failed += arrivals if late else overflow
+            flow = fluid[i] + arrivals - capacity[i]
+            fluid[i] = min(max(flow, 0.0), listen_queue)
+            if takes:
+                utilisation = arrivals / capacity[i]
+                if utilisation != cached_utilisation:
+                    cached_utilisation = utilisation
+                    cached_sigma = _round_robin_sigma(routed, utilisation)
+                stable = utilisation < 1.0
+                waits[count] = fluid[i] / capacity[i]
+                rates[count] = capacity[i] * (1.0 - cached_sigma if stable else 1.0)
+                count += 1
+
+            # Health check: the probe waits behind the backlog (FCFS).
+            registered = state[i] == INITIAL or state[i] == HEALTHY
+            registered = registered or state[i] == UNHEALTHY
+            if registered and now >= next_probe[i]:
+                next_probe[i] += interval_s
+                probe_wait = backlog[i] / capacity[i] + probe_s / speed[i]
+                failing = probe_wait > timeout_s or backlog[i] >= listen_queue
+                if failing:
+                    fails[i] += 1
+                    passes[i] = 0
+                    if state[i] == HEALTHY and fails[i] >= unhealthy_threshold:
+                        state[i] = UNHEALTHY
+                else:
+                    passes[i] += 1
+                    fails[i] = 0
+                    if state[i] != HEALTHY and passes[i] >= healthy_threshold:
+                        state[i] = HEALTHY
+
+        healthy, new_healthy, running, old_left = 0, 0, 0, 0
+        for i in range(slots):
+            if state[i] == HEALTHY:
+                healthy += 1
+                if is_new[i]:
+                    new_healthy += 1
+            if state[i] != EMPTY:
+                running += 1
+                if not is_new[i]:
+                    old_left += 1
+        if converged_s < 0 and new_healthy == desired and old_left == 0:
+            converged_s = now
+
+        healthy_out[second] = healthy
+        new_healthy_out[second] = new_healthy
+        running_out[second] = running
+        served_out[second] = max(arrival_per_s - failed, 0.0)
+        failed_out[second] = failed
+        p99_out[second] = _mixture_p99(waits, rates, count)
+
+    return (
+        healthy_out,
+        new_healthy_out,
+        running_out,
+        served_out,
+        failed_out,
+        p99_out,
+        converged_s,
+    )
