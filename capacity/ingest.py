@@ -25,6 +25,7 @@ from capacity.ingest_formats import (
     KNOWN_METRICS,
     RawSeries,
     Repair,
+    is_summed,
     metric_kind,
     read_raw,
 )
@@ -190,6 +191,16 @@ def _check_values(raw: RawSeries) -> None:
 
 def _warn_if_doubtful(trace: Trace) -> None:
     """Warn about values that are valid but suspicious, saying what to check."""
+    if metric_kind(trace.metric) == "count" and not is_summed(
+        trace.metric, trace.statistic
+    ):
+        warnings.warn(
+            f"{trace.source}: {trace.metric} was exported as {trace.statistic}, not "
+            "Sum; it is averaged per step and gives no request or byte volume: "
+            "export the Sum statistic for that",
+            CapacityWarning,
+            stacklevel=3,
+        )
     values = trace.series.to_numpy()
     if trace.metric == "CPUUtilization" and values.max() <= 1.0:
         warnings.warn(
@@ -279,12 +290,12 @@ def trace_to_workload(
     >>> [float(x) for x in trace_to_workload(t).requests_per_s]
     [2.0, 1.0, 0.0]
     """
-    if metric_kind(trace.metric) != "count" or trace.metric != "RequestCount":
+    if trace.metric != "RequestCount":
         raise IngestError(
             f"trace metric {trace.metric!r} is not RequestCount; a workload needs "
             "request counts (use cpu_trace_to_demand for CPUUtilization)"
         )
-    if trace.statistic not in ("Sum", "unknown"):
+    if not is_summed(trace.metric, trace.statistic):
         raise IngestError(
             f"trace statistic {trace.statistic!r} is not Sum; a request rate needs "
             "the sum per period (read the file with statistic='Sum')"

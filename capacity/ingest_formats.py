@@ -112,6 +112,16 @@ def metric_kind(metric: str) -> str:
     return KNOWN_METRICS[metric][1]
 
 
+def is_summed(metric: str, statistic: str) -> bool:
+    """True for a count per period (summed on resampling): a count metric's Sum.
+
+    A count metric exported as Average, Minimum or Maximum is a per-datapoint figure,
+    not a volume, and is averaged like a gauge; files that do not say (NAB) are taken
+    to hold the Sum.
+    """
+    return metric_kind(metric) == "count" and statistic in ("Sum", "unknown")
+
+
 def check_metric(metric: str, source: str) -> str:
     """Refuse a metric name that is not known, listing the known ones."""
     if metric not in KNOWN_METRICS:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.errors import IngestError
-from capacity.ingest_formats import RawSeries, Repair, metric_kind
+from capacity.ingest_formats import RawSeries, Repair, is_summed
 
 GAP_POLICIES = ("interpolate", "hold", "zero", "drop")
 NS_PER_S = 1_000_000_000
@@ -202,7 +202,7 @@ def _regularise(
     """Average the samples of each grid step and fill the empty steps."""
     step_ns = int(round(step_s * NS_PER_S))
     native_ns = _native_step_ns(times_ns)
-    is_count = metric_kind(raw.metric) == "count"
+    is_count = is_summed(raw.metric, raw.statistic)
     if step_ns < native_ns:
         times_ns, values = _split_samples(
             times_ns, values, native_ns, step_ns, is_count

@@ -141,3 +141,14 @@ def test_through_the_command_line(
     assert main(["inspect", str(path), "--json"], out=out) == 0
     # 60 and 90 requests per 300 s: 0.2 and 0.3 requests per second.
     assert json.loads(out.getvalue())["demand"]["requests_per_s"]["max"] == 0.3
+
+
+def test_credit_usage_as_busy_vcpu(tmp_path: Path) -> None:
+    # One credit is one vCPU busy for one minute (AWS): 3 credits per 5 minutes
+    # is 0.6 busy vCPU, 36 credits per hour.
+    stamps = [f"2026-04-06 00:{m:02d}:00" for m in range(0, 30, 5)]
+    path = tmp_path / "cpucreditusage.csv"
+    path.write_text("timestamp,value\n" + "".join(f"{t},3\n" for t in stamps))
+    demand = json.loads(run_inspect(str(path), "--json"))["demand"]
+    assert demand["busy_vcpu_per_instance"]["mean"] == pytest.approx(0.6)
+    assert demand["credits_per_h"]["mean"] == pytest.approx(36.0)

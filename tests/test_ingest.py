@@ -611,3 +611,27 @@ def test_malformed_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00timestamp")
     with pytest.raises(IngestError, match=r"binary.csv: not UTF-8 text"):
         read_metric(binary)
+
+
+def test_credit_usage_summed_and_balance_averaged(tmp_path: Path) -> None:
+    # Usage is credits spent per period: twelve 5-min periods of 0.5 -> 6 per hour.
+    usage = write_csv(tmp_path / "cpucreditusage.csv", grid(24), [0.5] * 24)
+    assert quiet_read(usage, step_s=3600).series.tolist() == [6.0, 6.0]
+    # The balance is a level: its hourly value is the mean, 100..111 -> 105.5.
+    levels = list(range(100, 112)) * 2
+    balance = write_csv(tmp_path / "cpucreditbalance.csv", grid(24), levels)
+    assert quiet_read(balance, step_s=3600).series.tolist() == [105.5, 105.5]
+
+
+def test_count_exported_as_average_is_averaged_and_flagged(tmp_path: Path) -> None:
+    points = [
+        {"Timestamp": f"2026-04-06T00:{m:02d}:00Z", "Average": 1.0, "Unit": "Count"}
+        for m in range(0, 60, 5)
+    ]
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps({"Label": "RequestCount", "Datapoints": points}))
+    with pytest.warns(CapacityWarning, match=r"exported as Average, not Sum"):
+        trace = read_metric(path, step_s=3600)
+    assert trace.series.tolist() == [1.0]  # averaged, not 12 x 1
+    with pytest.raises(IngestError, match=r"statistic 'Average' is not Sum"):
+        trace_to_workload(trace)

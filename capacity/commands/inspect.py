@@ -18,7 +18,7 @@ from capacity.ingest import (
     cpu_trace_to_demand,
     read_metric,
 )
-from capacity.ingest_formats import metric_kind
+from capacity.ingest_formats import is_summed
 
 NAME = "inspect"
 SECONDS_PER_DAY = 86_400.0
@@ -143,13 +143,20 @@ def _demand(
 ) -> dict[str, Any]:
     """What the series means as demand, where the metric says."""
     values = trace.series.to_numpy()
-    if trace.metric == "RequestCount":
+    summed = is_summed(trace.metric, trace.statistic)
+    if trace.metric == "RequestCount" and summed:
         requests_per_s = values / trace.step_s
         return {
             "requests_per_s": _quantiles(requests_per_s),
             "requests_per_day": float(requests_per_s.mean()) * SECONDS_PER_DAY,
         }
-    if metric_kind(trace.metric) == "count":
+    if trace.metric == "CPUCreditUsage" and summed:
+        # One credit is one vCPU busy for one minute.
+        return {
+            "credits_per_h": _quantiles(values / trace.step_s * 3600.0),
+            "busy_vcpu_per_instance": _quantiles(values / (trace.step_s / 60.0)),
+        }
+    if summed:
         return {f"{trace.unit.lower()}_per_s": _quantiles(values / trace.step_s)}
     if trace.metric != "CPUUtilization":
         return {}
