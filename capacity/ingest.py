@@ -4,8 +4,9 @@ Four formats: NAB-style ``timestamp,value`` CSV, a CSV with user-named columns,
 ``aws cloudwatch get-metric-statistics`` JSON and ``get-metric-data`` JSON (one page or
 a list of pages). Each becomes a :class:`Trace`: one metric on a fixed-step UTC grid,
 with every repair made on the way recorded as a :class:`Repair`, never dropped silently.
-The file formats are parsed in :mod:`capacity.ingest_formats`; this module holds the
-rules that turn raw rows into a regular series and a series into demand.
+The file formats are parsed in :mod:`capacity.ingest_formats` and put on the grid by
+:mod:`capacity.resample`; this module checks values, warns about doubtful ones, and
+turns a trace into demand (a workload, or busy vCPUs).
 """
 
 from __future__ import annotations
