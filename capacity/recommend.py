@@ -9,6 +9,10 @@ instance) at the peak. Every constraint only gets easier with more instances, so
 smallest feasible count of each candidate is found by bisection; the options are
 ranked by monthly cost, and every candidate that cannot be made feasible is returned
 with the reason, the measured value and the limit, as data.
+
+The search screens with the credit ledger and an M/M/c threshold per step (fast
+enough for the whole catalog); the cheapest options are then re-checked, in rank
+order, with the fleet model (:func:`capacity.fleet.simulate_fleet`) until one holds.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from capacity.catalog import InstanceType, PriceTable, get_instance, instance_ty
 from capacity.cost import HOURS_PER_MONTH, Pricing, fleet_cost, instance_pricing
 from capacity.credits import run_ledger
 from capacity.errors import ParameterError
+from capacity.fleet import simulate_fleet
 from capacity.params import INITIAL_CREDITS, MODES, Surge
 from capacity.queueing import mmc_response_quantile_s, mmc_response_survival
 from capacity.workload import Workload, with_surge
@@ -33,6 +38,7 @@ P99 = 0.99
 EXHAUSTED_CREDITS = 0.5  # a balance at or below this counts as exhausted [credits]
 RATE_BISECTION_STEPS = 48  # halvings of the stable range: relative error 4e-15
 THROTTLE_VCPU = 1e-9  # unserved demand above this marks a throttled step [vCPU]
+VALIDATED_OPTIONS = 3  # cheapest options re-checked with the fleet model, at most
 SECONDS_PER_HOUR = 3600.0
 OPTION_COLUMNS = [
     "instance_type",
@@ -45,6 +51,7 @@ OPTION_COLUMNS = [
     "peak_utilisation_frac",
     "p99_at_peak_ms",
     "slo_met_frac",
+    "fleet_slo_met_frac",
     "min_balance_credits",
     "hours_of_credit_at_worst_surge",
     "binding_constraint",
@@ -117,6 +124,7 @@ class FleetEvaluation:
     throttled_at_peak: bool  # whether the ledger throttles the base peak step
     slo_met_frac: float  # lowest share of steps meeting the SLO over scenarios
     min_balance_credits: float  # lowest base balance per instance; NaN for fixed
+    start_balance_credits: float  # balance per instance at the start; NaN for fixed
     hours_of_credit_at_worst_surge: float  # surge start to exhaustion [h]; inf never
     surplus_charged_credits: float  # fleet surplus charged or owed, base run [credits]
     requests_served: float  # requests in the base workload
@@ -266,6 +274,7 @@ class FleetModel:
         scenarios = [workload, *surge_workloads(workload, surges)]
 
         self.constraints = constraints
+        self.scenarios = tuple(scenarios)
         self.surges = tuple(surges)
         self.initial_credits = initial_credits
         self.os = os
@@ -468,9 +477,14 @@ def recommend(
         _option_row(e, pricing, horizon_hours)
         for e, pricing in zip(evaluations, pricings, strict=True)
     ]
+    ranked = _ranked(pd.DataFrame(options, columns=OPTION_COLUMNS))
+    by_candidate = {
+        (e.candidate.instance_type, e.candidate.mode): e for e in evaluations
+    }
+    ranked, failed = _validate_cheapest(ranked, by_candidate, model)
     return Recommendation(
-        options=_ranked(pd.DataFrame(options, columns=OPTION_COLUMNS)),
-        rejected=pd.DataFrame(rejected, columns=REJECTED_COLUMNS),
+        options=ranked,
+        rejected=pd.DataFrame(rejected + failed, columns=REJECTED_COLUMNS),
         constraints=constraints,
         initial_credits=initial_credits,
         evaluations=tuple(evaluations),
@@ -590,6 +604,7 @@ class _Search:
             throttled_at_peak=bool(throttled[0, model.peak_step]),
             slo_met_frac=float(met_frac.min()),
             min_balance_credits=_ledger_value(ledger, "min_balance_credits"),
+            start_balance_credits=_ledger_value(ledger, "start_balance_credits"),
             hours_of_credit_at_worst_surge=self._hours_of_credit(ledger),
             surplus_charged_credits=0.0
             if self.standard
@@ -729,6 +744,84 @@ def _shapes(instance: InstanceType, mode: str) -> list[tuple[int, float]]:
     if mode == "standard":
         shapes.append((instance.vcpu, float(instance.baseline_frac or 1.0)))
     return shapes
+
+
+def fleet_model_check(model: FleetModel, evaluation: FleetEvaluation) -> Check:
+    """Re-check the p99 SLO of one fleet with :func:`capacity.fleet.simulate_fleet`.
+
+    Parameters
+    ----------
+    model
+        The prepared workload and its surge scenarios.
+    evaluation
+        The fleet to re-check.
+
+    Returns
+    -------
+    Check
+        ``fleet_model``: the lowest share of steps, over the scenarios, whose p99
+        from the fleet model (ledger-driven capacity, routing, fluid backlog) is
+        within the SLO, against the share required.
+    """
+    limits = model.constraints
+    mode = None if evaluation.candidate.mode == FIXED else evaluation.candidate.mode
+    start = evaluation.start_balance_credits if mode == "standard" else None
+
+    shares = []
+    for scenario in model.scenarios:
+        result = simulate_fleet(
+            scenario,
+            evaluation.candidate.instance_type,
+            evaluation.count,
+            mode,
+            os=model.os,
+            start_credits=start,
+        )
+        shares.append(float(np.mean(result.p99_ms <= limits.p99_slo_ms)))
+
+    share = min(shares)
+    return Check(
+        "fleet_model",
+        share >= limits.slo_share_frac,
+        share,
+        limits.slo_share_frac,
+        f"fleet model: p99 under {limits.p99_slo_ms:g} ms in {share:.1%} of steps "
+        f"of the worst scenario, {limits.slo_share_frac:.1%} required",
+    )
+
+
+def _validate_cheapest(
+    ranked: pd.DataFrame,
+    by_candidate: dict[tuple[str, str], FleetEvaluation],
+    model: FleetModel,
+) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+    """Walk down the ranking until the fleet model confirms an option.
+
+    At most :data:`VALIDATED_OPTIONS` options are simulated; those the fleet model
+    refutes leave the options for the rejections (reason ``fleet_model``).
+    """
+    failed_rows: list[dict[str, object]] = []
+    refuted = []
+    for index in ranked.index[:VALIDATED_OPTIONS]:
+        key = (str(ranked.loc[index, "instance_type"]), str(ranked.loc[index, "mode"]))
+        evaluation = by_candidate[key]
+        check = fleet_model_check(model, evaluation)
+        ranked.loc[index, "fleet_slo_met_frac"] = check.measured
+        if check.passed:
+            break
+        refuted.append(index)
+        failed_rows.append(
+            {
+                "instance_type": key[0],
+                "mode": key[1],
+                "count": evaluation.count,
+                "reason": check.constraint,
+                "detail": check.detail,
+                "measured": check.measured,
+                "limit": check.limit,
+            }
+        )
+    return ranked.drop(index=refuted).reset_index(drop=True), failed_rows
 
 
 def peak_p99_ms(
@@ -916,6 +1009,7 @@ def _option_row(
         "peak_utilisation_frac": evaluation.peak_utilisation_frac,
         "p99_at_peak_ms": evaluation.p99_at_peak_ms,
         "slo_met_frac": evaluation.slo_met_frac,
+        "fleet_slo_met_frac": math.nan,
         "min_balance_credits": evaluation.min_balance_credits,
         "hours_of_credit_at_worst_surge": evaluation.hours_of_credit_at_worst_surge,
         "binding_constraint": evaluation.binding_constraint,
@@ -942,6 +1036,8 @@ __all__ = [
     "Recommendation",
     "candidates",
     "evaluate_fleet",
+    "fleet_model_check",
+    "peak_p99_ms",
     "recommend",
     "surge_workloads",
 ]

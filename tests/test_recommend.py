@@ -14,8 +14,10 @@ from capacity.params import Surge
 from capacity.recommend import (
     Candidate,
     Constraints,
+    FleetModel,
     candidates,
     evaluate_fleet,
+    fleet_model_check,
     recommend,
 )
 from capacity.workload import daily_profile, with_cpu_step
@@ -63,6 +65,8 @@ def test_flat_load_just_under_the_t3_baseline_t3_standard_wins() -> None:
     assert options.loc[("c5.large", "fixed"), "monthly_cost_usd"] == pytest.approx(
         2 * 0.085 * 730
     )
+    # the fleet model confirms the winner: 27.5 % busy, p99 far under 250 ms
+    assert best["fleet_slo_met_frac"] == 1.0
 
 
 def test_load_20_pct_above_the_baseline_a_fixed_type_wins() -> None:
@@ -146,6 +150,20 @@ def test_the_outage_workload_rejects_t3_standard_for_credit_exhaustion() -> None
     assert "credits exhausted" in floor_row["detail"]
     assert list(result.options["mode"]) == ["unlimited"]
     assert result.options.loc[0, "surplus_cost_usd"] > 0
+
+
+def test_the_fleet_model_refutes_a_fleet_that_runs_out_of_credits() -> None:
+    # 23.1 vCPU of demand after the release against 20 x 0.6 = 12 vCPU of
+    # baseline: once the credits are gone every target is unstable.
+    limits = Constraints(zones=1, headroom_frac=0.0, max_count=20)
+    model = FleetModel(outage_workload(), limits, initial_credits="full")
+    evaluation = model.evaluate(Candidate("t3.large", "standard"), 20)
+
+    check = fleet_model_check(model, evaluation)
+
+    assert check.constraint == "fleet_model"
+    assert not check.passed
+    assert check.measured < 0.99
 
 
 def test_a_surge_must_hold_on_its_own() -> None:
