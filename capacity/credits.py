@@ -335,10 +335,12 @@ def _run(
     credit_mode = _mode(mode, rules)
     rate_usd_per_vcpu_h = surplus_usd_per_vcpu_h(rules.family, os)
     step_s = _positive_step_s(step_s)
-    cap = float(rules.max_credits or 0.0)
+    max_credits = float(rules.max_credits or 0.0)
 
-    balance0 = _start(start_credits, configs, cap, "start_credits")
-    surplus0 = _start(start_surplus_credits, configs, cap, "start_surplus_credits")
+    balance0 = _start(start_credits, configs, max_credits, "start_credits")
+    surplus0 = _start(
+        start_surplus_credits, configs, max_credits, "start_surplus_credits"
+    )
     launch0 = _launch(launch_credits, configs, rules, credit_mode)
     _check_one_sided(balance0, surplus0, credit_mode)
 
@@ -351,7 +353,7 @@ def _run(
         scaled,
         float(rules.vcpu),
         float(rules.credits_per_h or 0.0),
-        cap,
+        max_credits,
         credit_mode == "unlimited",
         step_s,
         balance0,
@@ -488,12 +490,14 @@ def _positive_step_s(step_s: float) -> float:
     return step
 
 
-def _start(value: float | ArrayLike, configs: int, cap: float, name: str) -> Array:
-    """A start balance per config, within [0, cap]."""
+def _start(
+    value: float | ArrayLike, configs: int, max_credits: float, name: str
+) -> Array:
+    """A start balance per config, within [0, max_credits]."""
     start = _per_config(value, configs, name)
-    if np.any(start < 0) or np.any(start > cap):
+    if np.any(start < 0) or np.any(start > max_credits):
         raise ParameterError(
-            f"{name} must lie in [0, {cap:g}] credits (0 to the 24-h cap), got "
+            f"{name} must lie in [0, {max_credits:g}] credits (0 to the 24-h cap), got "
             f"{value!r}"
         )
     return start

@@ -169,10 +169,10 @@ def test_credits_e4_prints_aws_end_balances() -> None:
     assert balances == pytest.approx(E4_END_BALANCES, abs=1e-9)
     assert [p["hours"] for p in report["phases"]] == [24, 12, 24, 12, 2, 14, 24]
     # P5 runs dry after 122.4 / 66 h (net drain 66/h), 72 h into the profile.
-    depletion_h = 122.4 / 66
-    assert report["hours_to_exhaustion"] == pytest.approx(72 + depletion_h)
-    assert report["throttled_hours"] == pytest.approx(2 - depletion_h)
-    assert report["phases"][4]["throttled_hours"] == pytest.approx(2 - depletion_h)
+    depletion_hours = 122.4 / 66
+    assert report["hours_to_exhaustion"] == pytest.approx(72 + depletion_hours)
+    assert report["throttled_hours"] == pytest.approx(2 - depletion_hours)
+    assert report["phases"][4]["throttled_hours"] == pytest.approx(2 - depletion_hours)
     # 112 h x 6/h earned; spent = earned - 36 discarded in P2 - 144 kept = 492.
     assert report["earned_credits"] == pytest.approx(672)
     assert report["spent_credits"] == pytest.approx(492)

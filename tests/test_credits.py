@@ -154,9 +154,9 @@ def test_e4_phase_end_balances(step_s: float) -> None:
     np.testing.assert_allclose(balances, E4_END_BALANCES, atol=1e-9)
 
     # P5: 122.4 credits drain at 2 x 0.6 x 60 - 6 = 66 per hour.
-    depletion_h = 122.4 / 66
-    assert end(result, "hours_to_exhaustion") == pytest.approx(72 + depletion_h)
-    assert end(result, "throttled_hours") == pytest.approx(2 - depletion_h)
+    depletion_hours = 122.4 / 66
+    assert end(result, "hours_to_exhaustion") == pytest.approx(72 + depletion_hours)
+    assert end(result, "throttled_hours") == pytest.approx(2 - depletion_hours)
     # P2 earns 72 and spends 36 at the cap: 36 discarded; nothing else is.
     assert end(result, "discarded_credits") == pytest.approx(36)
 
@@ -184,8 +184,8 @@ def test_e4_p5_delivers_baseline_once_empty() -> None:
         mode="standard",
         start_credits=122.4,
     )
-    burst_h = 122.4 / 66
-    expected_vcpu = (1.2 * burst_h + 0.1 * (2 - burst_h)) / 2
+    burst_hours = 122.4 / 66
+    expected_vcpu = (1.2 * burst_hours + 0.1 * (2 - burst_hours)) / 2
     assert result.delivered_vcpu is not None and result.unserved_vcpu is not None
     assert result.delivered_vcpu[0, 0] == pytest.approx(expected_vcpu)
     assert result.unserved_vcpu[0, 0] == pytest.approx(1.2 - expected_vcpu)
@@ -479,11 +479,11 @@ def test_scaled_needs_instance() -> None:
 
 
 def mon_equations(
-    usage: list[float], earned: float, cap: float, unlimited: bool
+    usage: list[float], earned: float, max_credits: float, unlimited: bool
 ) -> tuple[list[float], list[float], float]:
     """Balances after each interval and total charged, by AWS-CREDITS.md 2.9.
 
-    Standard: B = min(cap, B + E - U) with U limited to what is available (the
+    Standard: B = min(max_credits, B + E - U) with U limited to what is available (the
     instance is held at baseline at zero, so it never spends more than B + E).
     """
     balance, surplus, charged = 0.0, 0.0, 0.0
@@ -491,11 +491,11 @@ def mon_equations(
     for used in usage:
         if unlimited:
             adj = balance - surplus + earned - used
-            balance = min(cap, adj) if adj > 0 else 0.0
-            surplus = min(cap, -adj) if adj < 0 else 0.0
-            charged += max(-adj - cap, 0.0)
+            balance = min(max_credits, adj) if adj > 0 else 0.0
+            surplus = min(max_credits, -adj) if adj < 0 else 0.0
+            charged += max(-adj - max_credits, 0.0)
         else:
-            balance = min(cap, max(0.0, balance + earned - used))
+            balance = min(max_credits, max(0.0, balance + earned - used))
         balances.append(balance)
         surpluses.append(surplus)
     return balances, surpluses, charged
@@ -531,13 +531,13 @@ def runs(draw: st.DrawFn) -> dict:
     rules = get_instance(name)
     steps = draw(st.integers(1, 40))
     demand = draw(st.lists(st.floats(0, rules.vcpu), min_size=steps, max_size=steps))
-    cap = float(rules.max_credits or 0)
+    max_credits = float(rules.max_credits or 0)
     return {
         "demand_vcpu": demand,
         "instance": name,
         "step_s": draw(st.sampled_from([60.0, 300.0, 3600.0, 7200.0])),
         "mode": draw(st.sampled_from(["standard", "unlimited"])),
-        "start_credits": draw(st.floats(0, cap)),
+        "start_credits": draw(st.floats(0, max_credits)),
         "stop_at_end": draw(st.booleans()),
     }
 
@@ -545,15 +545,15 @@ def runs(draw: st.DrawFn) -> dict:
 @settings(max_examples=150, deadline=None)
 @given(run=runs())
 def test_balances_stay_within_bounds(run: dict) -> None:
-    cap = float(get_instance(run["instance"]).max_credits or 0)
+    max_credits = float(get_instance(run["instance"]).max_credits or 0)
     result = run_ledger(**run)
     assert result.balance_credits is not None
     assert result.surplus_balance_credits is not None
     assert result.launch_balance_credits is not None
     assert np.all(result.balance_credits >= 0)
-    assert np.all(result.balance_credits <= cap + 1e-9)
+    assert np.all(result.balance_credits <= max_credits + 1e-9)
     assert np.all(result.surplus_balance_credits >= 0)
-    assert np.all(result.surplus_balance_credits <= cap + 1e-9)
+    assert np.all(result.surplus_balance_credits <= max_credits + 1e-9)
     assert np.all(result.launch_balance_credits >= 0)
 
 

@@ -7,10 +7,13 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from capacity.catalog import InstanceType, credit_rules
 from capacity.errors import ParameterError
+
+if TYPE_CHECKING:  # the ledger imports numba: load it only when a command runs
+    from capacity.credits import LedgerResult, LedgerSummary
 
 NAME = "credits"
 UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
@@ -141,13 +144,14 @@ def replay(
     phases: list[Phase], rules: InstanceType, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Run the ledger phase by phase, each phase one exact step, carrying the state."""
-    from capacity.credits import run_ledger  # the compiled kernel loads on first use
+    from capacity.credits import run_ledger
 
-    balance, launch, surplus = args.start_balance, args.launch_credits, 0.0
-    elapsed_h = 0.0
-    totals = {"earned": 0.0, "spent": 0.0, "charged": 0.0, "usd": 0.0, "throttled": 0.0}
-    exhaustion_h = math.nan
-    rows = []
+    state = {
+        "start_credits": args.start_balance,
+        "launch_credits": args.launch_credits,
+        "start_surplus_credits": 0.0,
+    }
+    results: list[LedgerResult] = []
     for index, phase in enumerate(phases):
         result = run_ledger(
             [phase.cpu_pct / 100 * rules.vcpu],
@@ -155,50 +159,64 @@ def replay(
             step_s=phase.duration_s,
             mode=args.mode,
             os=args.os,
-            start_credits=balance,
-            launch_credits=launch,
-            start_surplus_credits=surplus,
             stop_at_end=args.stop_at_end and index == len(phases) - 1,
+            **state,
         ).squeeze()
-        s = result.summary
+        state = {
+            "start_credits": float(result.summary.end_balance_credits),
+            "launch_credits": float(result.summary.end_launch_credits),
+            "start_surplus_credits": float(result.summary.end_surplus_credits),
+        }
+        results.append(result)
 
-        balance, launch = float(s.end_balance_credits), float(s.end_launch_credits)
-        surplus = float(s.end_surplus_credits)
-        if math.isnan(exhaustion_h) and not math.isnan(float(s.hours_to_exhaustion)):
-            exhaustion_h = elapsed_h + float(s.hours_to_exhaustion)
-        elapsed_h += phase.duration_s / 3600
-        for key, field in (
-            ("earned", s.earned_credits),
-            ("spent", s.spent_credits),
-            ("charged", s.surplus_charged_credits),
-            ("usd", s.surplus_charge_usd),
-            ("throttled", s.throttled_hours),
-        ):
-            totals[key] += float(field)
-        rows.append(
-            {
-                "hours": phase.duration_s / 3600,
-                "cpu_pct": phase.cpu_pct,
-                "end_balance": balance + launch,
-                "end_surplus_balance": surplus,
-                "surplus_charged_credits": float(s.surplus_charged_credits),
-                "throttled_hours": float(s.throttled_hours),
-            }
-        )
+    return credits_report(phases, results)
+
+
+def credits_report(phases: list[Phase], results: list[LedgerResult]) -> dict[str, Any]:
+    """The per-phase rows and the totals of a chain of one-phase ledger results."""
+    summaries = [result.summary for result in results]
+    rows = [
+        _phase_row(phase, summary)
+        for phase, summary in zip(phases, summaries, strict=True)
+    ]
+
+    start_hours = [0.0]
+    for phase in phases[:-1]:
+        start_hours.append(start_hours[-1] + phase.duration_s / 3600)
+    exhaustions = [
+        start + float(summary.hours_to_exhaustion)
+        for start, summary in zip(start_hours, summaries, strict=True)
+        if not math.isnan(float(summary.hours_to_exhaustion))
+    ]
+
+    def total(name: str) -> float:
+        return sum(float(getattr(summary, name)) for summary in summaries)
 
     return {
-        "instance_type": rules.name,
-        "mode": result.mode,
-        "os": result.os,
+        "instance_type": results[0].instance_type,
+        "mode": results[0].mode,
+        "os": results[0].os,
         "phases": rows,
-        "end_balance": balance + launch,
-        "end_surplus_balance": surplus,
-        "surplus_charged_credits": totals["charged"],
-        "surplus_charge_usd": totals["usd"],
-        "hours_to_exhaustion": exhaustion_h,
-        "throttled_hours": totals["throttled"],
-        "earned_credits": totals["earned"],
-        "spent_credits": totals["spent"],
+        "end_balance": rows[-1]["end_balance"],
+        "end_surplus_balance": rows[-1]["end_surplus_balance"],
+        "surplus_charged_credits": total("surplus_charged_credits"),
+        "surplus_charge_usd": total("surplus_charge_usd"),
+        "hours_to_exhaustion": exhaustions[0] if exhaustions else math.nan,
+        "throttled_hours": total("throttled_hours"),
+        "earned_credits": total("earned_credits"),
+        "spent_credits": total("spent_credits"),
+    }
+
+
+def _phase_row(phase: Phase, summary: LedgerSummary) -> dict[str, float]:
+    """One phase's row; the balance is CPUCreditBalance (earned plus launch)."""
+    return {
+        "hours": phase.duration_s / 3600,
+        "cpu_pct": phase.cpu_pct,
+        "end_balance": float(summary.end_balance_credits + summary.end_launch_credits),
+        "end_surplus_balance": float(summary.end_surplus_credits),
+        "surplus_charged_credits": float(summary.surplus_charged_credits),
+        "throttled_hours": float(summary.throttled_hours),
     }
 
 
@@ -241,11 +259,12 @@ def credits_text(report: dict[str, Any]) -> str:
 
 def _check_balances(args: argparse.Namespace, rules: InstanceType) -> None:
     """Refuse start balances the instance cannot hold, naming the option."""
-    cap = float(rules.max_credits or 0)
-    if not 0 <= args.start_balance <= cap:
+    max_credits = float(rules.max_credits or 0)
+    if not 0 <= args.start_balance <= max_credits:
         raise ParameterError(
-            f"--start-balance {args.start_balance:g} is outside 0..{cap:g}, the "
-            f"earned-credit cap of {rules.name}; give a balance in that range"
+            f"--start-balance {args.start_balance:g} is outside "
+            f"0..{max_credits:g}, the earned-credit cap of {rules.name}; give a "
+            f"balance in that range"
         )
     if args.launch_credits is None:
         return
