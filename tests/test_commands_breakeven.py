@@ -84,3 +84,14 @@ def test_windows_rate_with_given_prices() -> None:
 def test_bad_input_raises_a_capacity_error(argv: list[str], pattern: str) -> None:
     with pytest.raises(CapacityError, match=pattern):
         run_command(*argv)
+
+
+def test_the_cli_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from capacity.cli import main
+
+    status = main(["breakeven", "t3.large", "m5.large", "--fixed-price", "-1"])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert error.count("\n") == 1
+    assert "fixed_price_usd_per_h=-1.0 must be a positive" in error

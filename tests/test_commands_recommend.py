@@ -102,3 +102,19 @@ def test_a_missing_file_is_named() -> None:
         ParameterError, match=r"-f nowhere.yaml: no such parameter file"
     ):
         command.read_params("nowhere.yaml")
+
+
+def test_the_cli_exits_2_on_a_bad_parameter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from capacity.cli import main
+
+    file = tmp_path / "params.yaml"
+    file.write_text("zones: 0730\n")
+
+    status = main(["recommend", "-f", str(file)])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert error.count("\n") == 1
+    assert "zones: YAML 1.1 reads '0730' as the octal number 472" in error
