@@ -34,9 +34,9 @@ from capacity.resample import GAP_POLICIES, regularise, runs_of_true
 from capacity.workload import Workload, rescale_to_daily_requests
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Trace:
-    """One metric regularised onto a fixed-step UTC grid."""
+    """One metric regularised onto a fixed-step UTC grid (compared by identity)."""
 
     series: pd.Series
     """Values on a UTC DatetimeIndex with a fixed step; holes only if gaps dropped."""

@@ -79,7 +79,7 @@ EPOCH_PATTERN = re.compile(r"^\d+(?:\.\d*)?$")
 OFFSET_PATTERN = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RawSeries:
     """Rows as read from a file, before any regularisation."""
 

@@ -28,9 +28,12 @@ DEFAULT_WORKLOAD_CSV = (
 FRAME_COLUMNS = ("requests_per_s", "cpu_per_request_s", "background_vcpu")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Workload:
-    """Demand on a fleet, step by step on a regular UTC grid."""
+    """Demand on a fleet, step by step on a regular UTC grid.
+
+    Compared by identity: element-wise array comparison has no single truth value.
+    """
 
     index: pd.DatetimeIndex
     """Start of each step; UTC, fixed step."""
