@@ -294,6 +294,11 @@ def _mixture_p99(waits: FloatArray, rates: FloatArray, count: int) -> float:
     """p99 of an equal-weight mixture of shifted exponentials wait + Exp(rate)."""
     if count == 0:
         return np.nan
+    alike = True
+    for i in range(1, count):
+        alike = alike and waits[i] == waits[0] and rates[i] == rates[0]
+    if alike:  # one component: the shifted exponential's own quantile
+        return waits[0] + math.log(100.0) / rates[0]
     low, high = 0.0, 0.0
     for i in range(count):
         high = max(high, waits[i] + math.log(100.0) / rates[i])
@@ -441,7 +446,7 @@ def _run(
             if state[i] == EMPTY or state[i] == STARTING:
                 continue
             late = backlog[i] / capacity[i] > request_timeout_s
-            spread = math.sqrt(arrivals / routed + min(arrivals, capacity[i]))
+            spread = math.sqrt(arrivals / max(routed, 1) + min(arrivals, capacity[i]))
             noise = spread * draws[second, i]
             backlog[i] = max(backlog[i] + arrivals - capacity[i] + noise, 0.0)
             overflow = max(backlog[i] - listen_queue, 0.0)

@@ -1,0 +1,209 @@
+"""Rolling deployments, the outage replays and the ``rollout`` command."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from capacity import queueing
+from capacity.commands import rollout as command
+from capacity.errors import ParameterError
+from capacity.incident import (
+    OUTAGE_ROLLOUT,
+    credit_drain,
+    outage_workload,
+    replay_outage_credits,
+    replay_outage_deployment,
+)
+from capacity.rollout import RolloutSettings, simulate_rollout
+
+QUIET = RolloutSettings(cpu_per_request_ms=50.0, hours=0.5)
+
+
+def test_normal_deployment_converges_in_batches() -> None:
+    # Each batch: 30 s drain, 20 s start, first probe 0-30 s later, a second pass
+    # 30 s after it: 80-110 s per batch, ten batches.
+    result = simulate_rollout(QUIET)
+
+    assert result.converged
+    assert 800 <= result.minutes_to_converge * 60 <= 1110
+    assert result.min_healthy_tasks == 90  # minimumHealthyPercent 90 is kept
+    assert result.failed_request_frac == 0.0
+    assert result.new_healthy_tasks[-1] == 100
+
+
+def test_simulation_is_deterministic_under_a_seed() -> None:
+    settings = replace(OUTAGE_ROLLOUT, hours=0.3)
+
+    first, again = simulate_rollout(settings), simulate_rollout(settings)
+    other = simulate_rollout(replace(settings, seed=1))
+
+    np.testing.assert_array_equal(first.healthy_tasks, again.healthy_tasks)
+    np.testing.assert_array_equal(first.failed_per_s, again.failed_per_s)
+    assert not np.array_equal(first.healthy_tasks, other.healthy_tasks)
+
+
+def test_alb_fails_open_when_no_target_is_healthy() -> None:
+    # No old task healthy: ECS stops all 100 at t = 0; they drain for 30 s, the new
+    # ones start at t = 30 and register at t = 50 with no passing probe yet. From 30
+    # to 50 s nothing is registered (every request fails); from 50 s the ALB fails
+    # open to the registered, not yet healthy targets, which serve everything.
+    result = simulate_rollout(replace(QUIET, old_healthy_frac=0.0, hours=0.05))
+
+    assert result.failed_per_s[40] == pytest.approx(QUIET.requests_per_s)
+    assert result.healthy_tasks[60] == 0
+    assert result.served_per_s[60] == pytest.approx(QUIET.requests_per_s)
+
+
+def test_outage_deployment_never_converges_with_the_original_timeout() -> None:
+    result = replay_outage_deployment(5.0, hours=3.0)
+
+    assert not result.converged
+    assert result.minutes_to_converge is None
+    assert result.failed_request_frac > 0.2  # INCIDENT.md: about 23 % failed
+    assert result.healthy_tasks[-3600:].max() < 90
+
+
+def test_outage_deployment_converges_with_five_times_the_timeout() -> None:
+    result = replay_outage_deployment(25.0, hours=3.0)
+
+    assert result.converged
+    assert result.minutes_to_converge < 12  # INCIDENT.md: within about 10 minutes
+    assert result.healthy_tasks[-1] == 100
+
+
+def test_outage_credits_run_out_on_the_morning_of_day_two() -> None:
+    # INCIDENT.md: release day 1 ~14:00, 502/504 from day 2 08:15. By hand: 1.38
+    # busy vCPU against a 0.6 baseline burns (1.38 - 0.6) x 60 = 47 credits/h, so
+    # 864 credits last about 18.5 h: 14:00 + 18.5 h = about 08:30.
+    drain = replay_outage_credits()
+
+    assert drain.exhausted_at is not None
+    assert drain.exhausted_at.day == 6
+    assert 7.0 <= drain.exhausted_at.hour + drain.exhausted_at.minute / 60 <= 9.0
+    assert drain.balance_credits.min() == 0.0
+
+
+def test_unlimited_mode_never_throttles_the_outage_fleet() -> None:
+    drain = replay_outage_credits(mode="unlimited")
+
+    assert drain.throttled_hours == 0.0
+    assert drain.exhausted_at is not None  # the earned balance still empties
+
+
+def test_credit_drain_without_the_release_keeps_credits() -> None:
+    drain = credit_drain(outage_workload(hash_cpu_ms=0.0), "t3.large", 25)
+
+    assert drain.exhausted_at is None
+    assert math.isnan(drain.hours_to_exhaustion)
+
+
+def des_round_robin_p99(
+    tasks: int, rate: float, service_s: float, seconds: float, seed: int
+) -> float:
+    """Request-level FCFS simulation: Poisson arrivals dealt round robin to tasks.
+
+    Each request is one event: it starts at max(arrival, its task's free time) and
+    holds the task for an exponential service time (Lindley's recursion).
+    """
+    rng = np.random.default_rng(seed)
+    warmup = 30.0
+    count = int(rate * (seconds + warmup) * 1.1)
+    arrivals = np.cumsum(rng.exponential(1 / rate, count))
+    works = rng.exponential(service_s, count)
+    free = [0.0] * tasks
+    responses = []
+    for index, arrival in enumerate(arrivals.tolist()):
+        if arrival > warmup + seconds:
+            break
+        task = index % tasks
+        free[task] = max(arrival, free[task]) + works[index]
+        if arrival >= warmup:
+            responses.append(free[task] - arrival)
+    return float(np.quantile(responses, 0.99))
+
+
+def test_rollout_p99_matches_a_request_level_simulation_on_a_steady_window() -> None:
+    # After convergence all 100 tasks serve 1,157 req/s of 70 ms (rho = 0.81).
+    result = simulate_rollout(replace(QUIET, cpu_per_request_ms=70.0))
+    model_p99_s = float(np.mean(result.p99_ms[-60:])) / 1000
+
+    runs = [des_round_robin_p99(100, QUIET.requests_per_s, 0.07, 60, s) for s in (1, 2)]
+
+    assert model_p99_s == pytest.approx(np.mean(runs), rel=0.05)
+    sigma = float(
+        queueing.round_robin_wait_probability(100, QUIET.requests_per_s * 7e-4)
+    )
+    assert model_p99_s == pytest.approx(math.log(100) * 0.07 / (1 - sigma), rel=1e-9)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    """Parse ``capacity rollout`` arguments with the command's own parser."""
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers())
+    return parser.parse_args(["rollout", *argv])
+
+
+def run_json(*argv: str) -> dict:
+    out = io.StringIO()
+    status = command.run(parse(*argv, "--json"), out)
+    assert status == 0
+    return json.loads(out.getvalue())
+
+
+def test_command_replays_the_outage_both_ways() -> None:
+    stuck = run_json("--hours", "3")
+    fixed = run_json("--hours", "3", "--hc-timeout", "25")
+
+    assert stuck["converged"] is False
+    assert stuck["minutes_to_converge"] is None
+    assert stuck["failed_request_frac"] > 0.2
+    assert fixed["converged"] is True
+    assert fixed["minutes_to_converge"] < 12
+    assert fixed["settings"]["hc_timeout_s"] == 25.0
+    assert set(fixed) == {
+        "converged",
+        "minutes_to_converge",
+        "failed_request_frac",
+        "min_healthy_tasks",
+        "settings",
+    }
+
+
+def test_command_text_says_whether_it_converged() -> None:
+    out = io.StringIO()
+    command.run(
+        parse("--hours", "0.5", "--cpu-ms", "50", "--old-healthy-frac", "1"), out
+    )
+
+    assert "converged after" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (("--hc-timeout", "1"), r"--hc-timeout=1.0 must be 2-120 s"),
+        (("--hc-timeout", "40"), r"--hc-timeout=40.0 must be 2-120 s and at most"),
+        (("--batch", "0"), r"--batch=0 must be between 1 and tasks=100"),
+        (("--tasks", "0"), r"--tasks=0 must be at least 1"),
+        (("--unhealthy-threshold", "1"), r"--unhealthy-threshold=1 must be 2-10"),
+        (("--rps", "-5"), r"--rps=-5.0 must be > 0"),
+        (("--rps", "nan"), r"--rps nan must be a finite number"),
+        (("--grace", "-1"), r"--grace=-1.0 must be >= 0"),
+        (("--hc-interval", "400"), r"--hc-interval=400.0 must be 5-300 s"),
+    ],
+)
+def test_command_rejects_bad_values(argv: tuple[str, ...], match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        command.run(parse(*argv), io.StringIO())
+
+
+def test_outage_replay_rejects_an_out_of_range_timeout() -> None:
+    with pytest.raises(ParameterError, match="hc_timeout_s=60 must be 2-30 s"):
+        replay_outage_deployment(60)
