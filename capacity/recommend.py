@@ -125,7 +125,8 @@ class FleetEvaluation:
     slo_met_frac: float  # lowest share of steps meeting the SLO over scenarios
     min_balance_credits: float  # lowest base balance per instance; NaN for fixed
     start_balance_credits: float  # balance per instance at the start; NaN for fixed
-    hours_of_credit_at_worst_surge: float  # surge start to exhaustion [h]; inf never
+    hours_of_credit_at_worst_surge: float  # surge start to exhaustion [h]; inf: never,
+    # 0: empty at the start (unlimited mode runs on surplus), NaN: fixed or no surge
     surplus_charged_credits: float  # fleet surplus charged or owed, base run [credits]
     requests_served: float  # requests in the base workload
     measured_hours: float  # length of the base workload [h]
@@ -702,9 +703,14 @@ class _Search:
             return math.nan
         hours = []
         for index, (first, _) in enumerate(self.model.surge_steps, start=1):
-            balance = ledger["balance_credits"][index, first:]
-            empty = np.flatnonzero(balance <= EXHAUSTED_CREDITS)
-            steps = math.inf if empty.size == 0 else empty[0] + 1
+            at_start = ledger["start_balance_credits"][index]
+            if first > 0:
+                at_start = ledger["balance_credits"][index, first - 1]
+            after = ledger["balance_credits"][index, first:]
+            empty = np.flatnonzero(
+                np.concatenate(([at_start], after)) <= EXHAUSTED_CREDITS
+            )
+            steps = math.inf if empty.size == 0 else empty[0]
             hours.append(steps * self.model.step_s / SECONDS_PER_HOUR)
         return float(min(hours))
 
