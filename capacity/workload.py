@@ -163,7 +163,8 @@ def _von_mises_exponent(peak_to_mean: float, cosines: np.ndarray) -> float:
     Notes
     -----
     On the samples given, ``log(peak / mean) = k max(cos) - log(mean(exp(k cos)))``,
-    which grows monotonically with ``k`` from 0 (flat); it is solved by bisection.
+    which grows monotonically with ``k`` from 0 (flat); a bracket is found by
+    doubling ``k`` and the root by Brent's method.
     """
     log_target = math.log(peak_to_mean)
 
@@ -252,7 +253,7 @@ def daily_profile(
 
     References
     ----------
-    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html
+    https://en.wikipedia.org/wiki/Von_Mises_distribution (the curve's shape)
 
     Examples
     --------
@@ -262,17 +263,9 @@ def daily_profile(
     """
     first = _utc_timestamp("start", start)
     _check_profile_arguments(requests_per_day, peak_to_mean, days, step_s)
-    _check_number("weekly_dip_frac", weekly_dip_frac, 0.0, "must be in [0, 1)")
-    if weekly_dip_frac >= 1.0:
-        raise ParameterError(
-            f"weekly_dip_frac={weekly_dip_frac} must be below 1 (1 loses all weekend "
-            "traffic); pass the share lost, e.g. 0.2"
-        )
-    _check_number(
-        "growth_frac_per_day", growth_frac_per_day, -1.0 + 1e-12, "must be above -1"
+    _check_modifiers(
+        weekly_dip_frac, growth_frac_per_day, noise_frac, cpu_per_request_ms
     )
-    _check_number("noise_frac", noise_frac, 0.0, "must be >= 0, e.g. 0.05")
-    _check_number("cpu_per_request_ms", cpu_per_request_ms, 0.0, "must be >= 0")
     _check_number("background_vcpu", background_vcpu, 0.0, "must be >= 0")
     index = pd.date_range(
         first,
@@ -306,6 +299,26 @@ def daily_profile(
             f"peak_to_mean={peak_to_mean}, days={days}, seed={seed})"
         ),
     )
+
+
+def _check_modifiers(
+    weekly_dip_frac: float,
+    growth_frac_per_day: float,
+    noise_frac: float,
+    cpu_per_request_ms: float,
+) -> None:
+    """Refuse the dip, growth, noise and CPU arguments of :func:`daily_profile`."""
+    _check_number("weekly_dip_frac", weekly_dip_frac, 0.0, "must be in [0, 1)")
+    if weekly_dip_frac >= 1.0:
+        raise ParameterError(
+            f"weekly_dip_frac={weekly_dip_frac} must be below 1 (1 loses all weekend "
+            "traffic); pass the share lost, e.g. 0.2"
+        )
+    _check_number(
+        "growth_frac_per_day", growth_frac_per_day, -1.0 + 1e-12, "must be above -1"
+    )
+    _check_number("noise_frac", noise_frac, 0.0, "must be >= 0, e.g. 0.05")
+    _check_number("cpu_per_request_ms", cpu_per_request_ms, 0.0, "must be >= 0")
 
 
 def _check_profile_arguments(
