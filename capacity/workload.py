@@ -9,7 +9,7 @@ their input; the same seed gives the same series.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -450,7 +450,7 @@ def with_surge(
     knots_s = offset_s + np.array([0.0, ramp_s, window_s - ramp_s, window_s])
     factors = np.array([1.0, multiplier, multiplier, 1.0])
     factor = _step_mean_of_piecewise_linear(w.index, w.step_s, knots_s, factors)
-    return _replace(
+    return replace(
         w,
         requests_per_s=w.requests_per_s * factor,
         source=f"{w.source} + surge x{multiplier} at {first.isoformat()} for {hours} h",
@@ -519,7 +519,7 @@ def with_cpu_step(w: Workload, at: str | pd.Timestamp, extra_cpu_ms: float) -> W
             f"(lowest before: {w.cpu_per_request_s.min() * 1000:g} ms); "
             "pass a smaller reduction"
         )
-    return _replace(
+    return replace(
         w,
         cpu_per_request_s=cpu_per_request_s,
         source=f"{w.source} + {extra_cpu_ms:+g} ms/request from {moment.isoformat()}",
@@ -560,25 +560,11 @@ def rescale_to_daily_requests(w: Workload, requests_per_day: float) -> Workload:
         raise ParameterError(
             f"workload {w.name!r} has no requests; there is no shape to rescale"
         )
-    return _replace(
+    return replace(
         w,
         requests_per_s=w.requests_per_s * (target / current_per_day),
         source=f"{w.source} rescaled to {target:g} requests/day",
     )
-
-
-def _replace(w: Workload, **changes: object) -> Workload:
-    """A copy of ``w`` with some fields changed (validated again)."""
-    fields = {
-        "index": w.index,
-        "requests_per_s": w.requests_per_s,
-        "cpu_per_request_s": w.cpu_per_request_s,
-        "background_vcpu": w.background_vcpu,
-        "name": w.name,
-        "source": w.source,
-    }
-    fields.update(changes)
-    return Workload(**fields)  # type: ignore[arg-type]
 
 
 def read_workload_csv(path: str | Path, *, name: str | None = None) -> Workload:
