@@ -635,3 +635,38 @@ def test_count_exported_as_average_is_averaged_and_flagged(tmp_path: Path) -> No
     assert trace.series.tolist() == [1.0]  # averaged, not 12 x 1
     with pytest.raises(IngestError, match=r"statistic 'Average' is not Sum"):
         trace_to_workload(trace)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    step_min=st.sampled_from([1, 5, 10, 15]),
+    offset_min=st.integers(0, 14),
+    data=st.data(),
+)
+def test_dst_squash_is_undone(
+    step_min: int, offset_min: int, data: st.DataObject
+) -> None:
+    # Rebuild the NAB artefact from a regular series: every row stamped in the hour
+    # 02:00-02:59 of 2014-03-09 is re-stamped 03:00:00. Reading must give back the
+    # regular series, with the squashed rows counted.
+    offset_min %= step_min
+    start = pd.Timestamp("2014-03-09 00:00") + pd.Timedelta(minutes=offset_min)
+    stamps = pd.date_range(start, periods=4 * 60 // step_min, freq=f"{step_min}min")
+    values = data.draw(
+        st.lists(
+            st.integers(1, 10**6),
+            min_size=stamps.size,
+            max_size=stamps.size,
+            unique=True,
+        )
+    )
+    in_hole = stamps.hour == 2
+    squashed = stamps.where(~in_hole, pd.Timestamp("2014-03-09 03:00"))
+    text = [t.strftime("%Y-%m-%d %H:%M:%S") for t in stamps]
+    squashed_text = [t.strftime("%Y-%m-%d %H:%M:%S") for t in squashed]
+
+    repaired = read_rows(squashed_text, values)
+    pd.testing.assert_series_equal(repaired.series, read_rows(text, values).series)
+    counts = {r.rule: r.count for r in repaired.repairs}
+    on_hour_row = int(stamps.isin([pd.Timestamp("2014-03-09 03:00")]).sum())
+    assert counts["dst_squashed_rows"] == int(in_hole.sum()) + on_hour_row
