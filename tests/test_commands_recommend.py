@@ -118,3 +118,28 @@ def test_the_cli_exits_2_on_a_bad_parameter(
     assert status == 2
     assert error.count("\n") == 1
     assert "zones: YAML 1.1 reads '0730' as the octal number 472" in error
+
+
+@pytest.mark.shared
+def test_a_real_cloudwatch_request_count_export(tmp_path: Path, nab_dir: Path) -> None:
+    # NAB's elb_request_count_8c0756: ELB RequestCount per 5 minutes over 14 days;
+    # its mean rate is the mean count per sample / 300 s (gaps filled in between).
+    export = nab_dir / "elb_request_count_8c0756.csv"
+    counts = np.loadtxt(export, delimiter=",", skiprows=1, usecols=1)
+    params = SizingParams.from_mapping(
+        {"workload": str(export), "metric": "RequestCount", "cpu_per_request_ms": 50}
+    )
+
+    workload = command.sizing_workload(params)
+    text = run_command(
+        tmp_path,
+        f"workload: '{export}'\nmetric: RequestCount\ncpu_per_request_ms: 50\n"
+        "families: [t3, c5]\nsizes: [large]\nzones: 1\n",
+    )
+
+    assert workload.requests_per_s.mean() == pytest.approx(
+        counts.mean() / 300, rel=0.01
+    )
+    assert text.startswith("recommended: ")
+    # about 0.2 req/s x 50 ms = 0.01 vCPU: far under any baseline
+    assert "the credit balance never falls" in text

@@ -188,7 +188,14 @@ def recommendation_text(result: Recommendation, alarm: dict[str, Any] | None) ->
     if not result.rejected.empty:
         rejected = result.rejected[["instance_type", "mode", "reason", "detail"]]
         lines += ["", "rejected:", _table(rejected)]
-    if alarm is not None:
+    if alarm is not None and alarm["worst_burn_credits_per_h"] <= 0:
+        lines += [
+            "",
+            f"alarm: the credit balance never falls at this load (worst burn "
+            f"{alarm['worst_burn_credits_per_h']:.1f} credits/h); no threshold needed",
+            f"advice: {alarm['advice']}: {alarm['reason']}",
+        ]
+    elif alarm is not None:
         lines += [
             "",
             f"alarm: CPUCreditBalance < {alarm['threshold_credits']:.1f} credits "
