@@ -62,6 +62,7 @@ class SizingParams:
     initial_credits: str = "warmup"  # fleet start balance: warmup, full or empty
     price_table: str | None = None  # price CSV path; None: the bundled us-east-1 table
     discount_pct: float = 0.0  # savings-plan or reserved discount on compute [%]
+    committed_price_table: str | None = None  # committed-price CSV; not with discount
     os: str = "linux"  # operating system: sets prices and the surplus credit rate
     horizon_hours: float = 730.0  # costing horizon [h]; 730 is one month
     warning_hours: float = 6.0  # alarm lead time before credits run out [h]
@@ -135,6 +136,11 @@ class SizingParams:
             raise ParameterError(
                 f"discount_pct={self.discount_pct!r} is outside [0, 100); give the "
                 f"savings-plan or reserved discount in percent, e.g. 30 for 30 %"
+            )
+        if self.committed_price_table is not None and self.discount_pct:
+            raise ParameterError(
+                f"discount_pct={self.discount_pct!r} and committed_price_table are "
+                f"both given; a committed price table already carries the discount"
             )
         _require_choices("modes", self.modes, MODES)
         _require_choices("os", (self.os,), OPERATING_SYSTEMS)
@@ -340,6 +346,7 @@ _CONVERTERS: dict[str, Any] = {
     "initial_credits": _as_str,
     "price_table": _as_optional_str,
     "discount_pct": _as_float,
+    "committed_price_table": _as_optional_str,
     "os": _as_str,
     "horizon_hours": _as_float,
     "warning_hours": _as_float,

@@ -143,3 +143,21 @@ def test_a_real_cloudwatch_request_count_export(tmp_path: Path, nab_dir: Path) -
     assert text.startswith("recommended: ")
     # about 0.2 req/s x 50 ms = 0.01 vCPU: far under any baseline
     assert "the credit balance never falls" in text
+
+
+def test_a_committed_price_table_prices_compute(tmp_path: Path) -> None:
+    table = tmp_path / "savings_plan.csv"
+    table.write_text(
+        "instance_type,price_usd_per_h,region,os,source,retrieved\n"
+        "t3.large,0.05,us-east-1,linux,three-year savings plan quote,2026-01-05\n"
+        "c5.large,0.06,us-east-1,linux,three-year savings plan quote,2026-01-05\n"
+    )
+
+    record = json.loads(
+        run_command(tmp_path, SMALL + f"committed_price_table: '{table}'\n", "--json")
+    )
+
+    price = {"t3.large": 0.05, "c5.large": 0.06}
+    for option in record["options"]:
+        compute = option["count"] * 730 * price[option["instance_type"]]
+        assert option["compute_cost_usd"] == pytest.approx(compute)

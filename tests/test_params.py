@@ -141,6 +141,10 @@ def test_a_string_number_is_rejected() -> None:
         ({"discount_pct": 100}, r"discount_pct=100.0 is outside \[0, 100\)"),
         ({"modes": ["unlimted"]}, r"modes: unknown value 'unlimted'; did you mean"),
         ({"modes": []}, r"modes is empty"),
+        (
+            {"discount_pct": 30, "committed_price_table": "sp.csv"},
+            r"discount_pct=30.0 and committed_price_table are both given",
+        ),
         ({"os": "macos"}, r"os: unknown value 'macos'"),
         ({"initial_credits": "ful"}, r"initial_credits: unknown value 'ful'"),
         ({"surges": [{"start": "x", "hours": 1, "multiplier": 2}]}, r"not an ISO"),

@@ -129,6 +129,8 @@ def recommend_with_progress(
     stream = stream or sys.stderr
     candidate_list = candidates(params.families, params.sizes, params.modes)
     prices = None if params.price_table is None else load_prices(params.price_table)
+    committed = params.committed_price_table
+    committed_prices = None if committed is None else load_prices(committed)
     constraints = Constraints(
         p99_slo_ms=params.p99_slo_ms,
         slo_share_frac=params.slo_share_frac,
@@ -151,6 +153,7 @@ def recommend_with_progress(
             surges=params.surges,
             initial_credits=params.initial_credits,
             prices=prices,
+            committed_prices=committed_prices,
             discount_pct=params.discount_pct,
             os=params.os,
             horizon_hours=params.horizon_hours,
