@@ -256,7 +256,10 @@ class FleetModel:
     baseline when the ledger throttles a standard-mode instance. The p99 check uses
     the exact M/M/c response-time survival ``P(T > SLO) <= 1 %``, solved once per
     distinct CPU cost as a largest arrival rate. Background vCPU counts toward
-    utilisation and credits but is not modelled as queueing work.
+    utilisation and credits but is not modelled as queueing work. Losing a zone
+    (the largest share, ``ceil(count / zones)`` instances) must leave the
+    survivors below full utilisation at the base peak; their credits are not
+    replayed for that case. Instance memory is not a constraint.
     """
 
     def __init__(
@@ -716,15 +719,7 @@ class _Search:
 
     def _rejection(self, evaluation: FleetEvaluation) -> list[dict[str, object]]:
         return [
-            {
-                "instance_type": self.candidate.instance_type,
-                "mode": self.candidate.mode,
-                "count": evaluation.count,
-                "reason": check.constraint,
-                "detail": check.detail,
-                "measured": check.measured,
-                "limit": check.limit,
-            }
+            _rejection_row(self.candidate, evaluation.count, check)
             for check in evaluation.checks
             if not check.passed
         ]
@@ -817,15 +812,7 @@ def _validate_cheapest(
             break
         refuted.append(index)
         failed_rows.append(
-            {
-                "instance_type": key[0],
-                "mode": key[1],
-                "count": evaluation.count,
-                "reason": check.constraint,
-                "detail": check.detail,
-                "measured": check.measured,
-                "limit": check.limit,
-            }
+            _rejection_row(evaluation.candidate, evaluation.count, check)
         )
     return ranked.drop(index=refuted).reset_index(drop=True), failed_rows
 
@@ -914,6 +901,18 @@ def _smallest_true(
         else:
             low = middle
     return high
+
+
+def _rejection_row(candidate: Candidate, count: int, check: Check) -> dict[str, object]:
+    return {
+        "instance_type": candidate.instance_type,
+        "mode": candidate.mode,
+        "count": count,
+        "reason": check.constraint,
+        "detail": check.detail,
+        "measured": check.measured,
+        "limit": check.limit,
+    }
 
 
 def _check_headroom(peak_frac: float, limits: Constraints) -> Check:
