@@ -1,7 +1,9 @@
 """Second-level simulation of an ECS rolling deployment behind an ALB.
 
 Tasks start, register, pass health checks, serve, fail health checks, drain and are
-replaced, as ECS and the ALB do it (DESIGN.md "Rollout dynamics", QUEUEING.md 3.1-3.3):
+replaced, as ECS and the ALB do it, in a rolling deployment or in an EC2 instance
+refresh (:func:`instance_refresh_settings`); DESIGN.md "Rollout dynamics" and
+QUEUEING.md 3.1-3.3:
 
 - ECS keeps ``tasks`` running; during a deployment it stops old-version tasks only
   while at least ``min_healthy_pct`` of ``tasks`` stay healthy and starts new-version
@@ -28,12 +30,13 @@ The loop runs once per simulated second over every task slot, compiled with numb
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from capacity.catalog import InstanceType, get_instance
 from capacity.errors import ParameterError
 
 FloatArray = NDArray[np.float64]
@@ -55,7 +58,8 @@ class RolloutSettings:
     cpu_per_request_ms: float = 60.0  # CPU work per request, new version [ms]
     old_cpu_per_request_ms: float | None = None  # old version's; None: the same [ms]
     task_vcpu: float = 1.0  # vCPUs of one task [vCPU]
-    new_speed_frac: float = 1.0  # CPU speed new tasks get (baseline if throttled)
+    new_credits: float | None = None  # credits per new task at launch; None: no cap
+    new_baseline_frac: float = 1.0  # share of task_vcpu left at 0 credits [0..1]
     old_speed_frac: float = 1.0  # CPU speed of the old tasks' hosts [0..1]
     old_healthy_frac: float = 1.0  # old tasks healthy at the start [0..1]
     hc_interval_s: float = 30.0  # ALB health-check interval [s]
@@ -142,7 +146,14 @@ def check_settings(settings: RolloutSettings) -> None:
     for name in ("requests_per_s", "cpu_per_request_ms", "task_vcpu", "hours"):
         value = getattr(settings, name)
         _require(math.isfinite(value) and value > 0, name, value, "must be > 0")
-    for name in ("new_speed_frac", "old_speed_frac"):
+    credits = settings.new_credits
+    _require(
+        credits is None or (math.isfinite(credits) and credits >= 0),
+        "new_credits",
+        credits,
+        "must be None or >= 0",
+    )
+    for name in ("new_baseline_frac", "old_speed_frac"):
         value = getattr(settings, name)
         _require(0 < value <= 1, name, value, "must be in (0, 1]")
     _require(
@@ -226,7 +237,9 @@ def simulate_rollout(settings: RolloutSettings) -> RolloutResult:
         settings.requests_per_s,
         settings.task_vcpu / (settings.cpu_per_request_ms / 1000.0),
         settings.task_vcpu / (old_cpu_ms / 1000.0),
-        settings.new_speed_frac,
+        settings.task_vcpu,
+        np.inf if settings.new_credits is None else settings.new_credits,
+        settings.new_baseline_frac,
         settings.old_speed_frac,
         old_healthy,
         settings.hc_interval_s,
@@ -243,6 +256,75 @@ def simulate_rollout(settings: RolloutSettings) -> RolloutResult:
         draws,
     )
     return _result(settings, *timeline)
+
+
+def instance_refresh_settings(
+    base: RolloutSettings,
+    instance: InstanceType | str,
+    *,
+    mode: str | None = None,
+    tasks_per_instance: int = 2,
+    min_healthy_pct: float = 90.0,
+) -> RolloutSettings:
+    """An EC2 instance refresh onto ``instance``, as a rolling replacement of tasks.
+
+    Parameters
+    ----------
+    base : RolloutSettings
+        Traffic, health checks and timings; ``tasks`` is the service's task count.
+    instance : InstanceType or str
+        The type the refresh launches, e.g. ``"c5.large"`` or ``"t3.large"``.
+    mode : {"standard", "unlimited"}, optional
+        Credit mode of a burstable type; None for the AWS default.
+    tasks_per_instance : int
+        Tasks placed on each instance, sharing its vCPUs evenly [count].
+    min_healthy_pct : float
+        The refresh's MinHealthyPercentage [0..100]; AWS's default is 90.
+
+    Returns
+    -------
+    RolloutSettings
+        Batches of whole instances' tasks, each task ``vcpu / tasks_per_instance``
+        vCPUs; on a burstable type in standard mode new tasks start with their share
+        of the launch credits AWS gives (T2: 30 per vCPU; T3, T3a, T4g: none) and
+        fall to their share of the baseline when those are spent.
+
+    Raises
+    ------
+    ParameterError
+        For fewer than 1 task per instance or a percentage outside 0-100.
+    CatalogError
+        For an unknown instance type.
+
+    Examples
+    --------
+    >>> refresh = instance_refresh_settings(RolloutSettings(), "t3.large",
+    ...                                     mode="standard")
+    >>> refresh.new_credits, refresh.new_baseline_frac, refresh.batch
+    (0.0, 0.3, 10)
+    """
+    _require(
+        tasks_per_instance >= 1,
+        "tasks_per_instance",
+        tasks_per_instance,
+        "must be >= 1",
+    )
+    _require(
+        0 <= min_healthy_pct < 100, "min_healthy_pct", min_healthy_pct, "must be 0-99"
+    )
+    rules = get_instance(instance) if isinstance(instance, str) else instance
+    instances = math.ceil(base.tasks / tasks_per_instance)
+    batch = max(1, math.floor(instances * (100 - min_healthy_pct) / 100))
+
+    throttles = rules.burstable and (mode or rules.default_mode) == "standard"
+    credits = (rules.launch_credits or 0.0) / tasks_per_instance if throttles else None
+    return replace(
+        base,
+        batch=min(batch * tasks_per_instance, base.tasks),
+        task_vcpu=rules.vcpu / tasks_per_instance,
+        new_credits=credits,
+        new_baseline_frac=float(rules.baseline_frac or 1.0) if throttles else 1.0,
+    )
 
 
 def _result(
@@ -326,7 +408,9 @@ def _run(
     arrival_per_s: float,
     new_capacity_per_s: float,
     old_capacity_per_s: float,
-    new_speed: float,
+    task_vcpu: float,
+    new_credits: float,
+    new_baseline: float,
     old_speed: float,
     old_healthy: int,
     interval_s: float,
@@ -347,6 +431,8 @@ def _run(
     is_new = np.zeros(slots, np.bool_)
     capacity = np.zeros(slots)  # requests per second at the host's speed
     speed = np.ones(slots)
+    credits = np.full(slots, np.inf)  # CPU credits of a task's share of its host
+    credit_cap = new_baseline * task_vcpu * 60.0 * 24.0  # 24 h of earnings
     backlog = np.zeros(slots)  # the queue with its fluctuations [requests]
     fluid = np.zeros(slots)  # its deterministic (mean-flow) part [requests]
     launched = np.zeros(slots)
@@ -410,9 +496,11 @@ def _run(
         for i in range(slots):
             if state[i] == EMPTY and serving < desired and active < slots:
                 state[i] = STARTING
+                if credits[i] == np.inf:  # the slot's host: launch credits, once
+                    credits[i] = new_credits
                 is_new[i] = True
-                capacity[i] = new_capacity_per_s * new_speed
-                speed[i] = new_speed
+                speed[i] = 1.0 if credits[i] > 0 else new_baseline
+                capacity[i] = new_capacity_per_s * speed[i]
                 launched[i] = now
                 passes[i] = 0
                 fails[i] = 0
@@ -446,12 +534,19 @@ def _run(
             if state[i] == EMPTY or state[i] == STARTING:
                 continue
             late = backlog[i] / capacity[i] > request_timeout_s
+            processed = min(backlog[i] + arrivals, capacity[i])
             spread = math.sqrt(arrivals / max(routed, 1) + min(arrivals, capacity[i]))
             noise = spread * draws[second, i]
             backlog[i] = max(backlog[i] + arrivals - capacity[i] + noise, 0.0)
             overflow = max(backlog[i] - listen_queue, 0.0)
             backlog[i] -= overflow
             failed += arrivals if late else overflow
+            if is_new[i] and credits[i] < np.inf:
+                busy_vcpu = task_vcpu * processed / new_capacity_per_s
+                earned = (new_baseline * task_vcpu - busy_vcpu) / 60.0
+                credits[i] = min(max(credits[i] + earned, 0.0), credit_cap)
+                speed[i] = 1.0 if credits[i] > 0 else new_baseline
+                capacity[i] = new_capacity_per_s * speed[i]
             flow = fluid[i] + arrivals - capacity[i]
             fluid[i] = min(max(flow, 0.0), listen_queue)
             if takes:

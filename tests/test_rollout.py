@@ -21,7 +21,11 @@ from capacity.incident import (
     replay_outage_credits,
     replay_outage_deployment,
 )
-from capacity.rollout import RolloutSettings, simulate_rollout
+from capacity.rollout import (
+    RolloutSettings,
+    instance_refresh_settings,
+    simulate_rollout,
+)
 
 QUIET = RolloutSettings(cpu_per_request_ms=50.0, hours=0.5)
 
@@ -102,6 +106,47 @@ def test_credit_drain_without_the_release_keeps_credits() -> None:
 
     assert drain.exhausted_at is None
     assert math.isnan(drain.hours_to_exhaustion)
+
+
+REFRESH_BASE = replace(OUTAGE_ROLLOUT, old_healthy_frac=1.0, hours=2.0)
+
+
+def test_instance_refresh_to_c5_converges() -> None:
+    result = simulate_rollout(instance_refresh_settings(REFRESH_BASE, "c5.large"))
+
+    assert result.converged
+    assert result.failed_request_frac == 0.0
+
+
+def test_instance_refresh_to_credit_less_t3_standard_collapses() -> None:
+    # New t3.large in standard mode get no launch credits; two 1-vCPU tasks per
+    # host at 11.57 req/s of 70 ms need 0.81 vCPU each against a 0.3 baseline share:
+    # once earned credits are gone the fleet serves 100 x 0.3 / 0.07 = 429 req/s.
+    settings = instance_refresh_settings(REFRESH_BASE, "t3.large", mode="standard")
+    result = simulate_rollout(settings)
+
+    assert settings.new_credits == 0.0
+    assert not result.converged or result.healthy_tasks[-1800:].max() < 90
+    assert result.failed_request_frac > 0.3
+
+
+def test_t2_launch_credits_buy_about_an_hour() -> None:
+    # t2.large: 60 launch credits per host, 30 per task; a task burns
+    # (0.81 - 0.3) vCPU above its baseline share = 0.51 credits/min: about 59 min.
+    settings = instance_refresh_settings(REFRESH_BASE, "t2.large", mode="standard")
+    result = simulate_rollout(settings)
+
+    assert settings.new_credits == 30.0
+    assert result.converged
+    assert result.healthy_tasks[45 * 60] == 100
+    assert result.healthy_tasks[-1800:].min() < 90
+
+
+def test_refresh_with_unlimited_t3_is_never_throttled() -> None:
+    settings = instance_refresh_settings(REFRESH_BASE, "t3.large", mode="unlimited")
+
+    assert settings.new_credits is None
+    assert simulate_rollout(settings).converged
 
 
 def des_round_robin_p99(
@@ -202,6 +247,11 @@ def test_command_text_says_whether_it_converged() -> None:
 def test_command_rejects_bad_values(argv: tuple[str, ...], match: str) -> None:
     with pytest.raises(ParameterError, match=match):
         command.run(parse(*argv), io.StringIO())
+
+
+def test_refresh_rejects_bad_packing() -> None:
+    with pytest.raises(ParameterError, match="tasks_per_instance=0 must be >= 1"):
+        instance_refresh_settings(REFRESH_BASE, "c5.large", tasks_per_instance=0)
 
 
 def test_outage_replay_rejects_an_out_of_range_timeout() -> None:
