@@ -3,8 +3,8 @@
 Each chart function takes a tidy :class:`pandas.DataFrame` whose column names are the
 package's canonical quantity names (``balance_credits``, ``p99_latency_ms``,
 ``monthly_usd`` ...) and returns an Altair chart. Long time series are first reduced
-by :func:`decimate` to at most :data:`MAX_CHART_ROWS` points per line, so no chart hits
-Altair's 5,000-row limit (a 62-day, 18,050-row CloudWatch export draws as 2,000
+by :func:`decimate` to at most :data:`MAX_CHART_ROWS` points per chart, so no chart
+hits Altair's 5,000-row limit (a 62-day, 18,050-row CloudWatch export draws as 2,000
 bucket means) and the HTML report stays within its size budget.
 
 Call :func:`enable_svg` once in a notebook: Altair then renders every chart to inline
@@ -23,7 +23,7 @@ import pandas as pd
 from capacity.errors import ParameterError
 
 MAX_CHART_ROWS = 2_000
-"""Points per line after decimation; Altair refuses more than 5,000 rows by default."""
+"""Rows per chart after decimation; Altair refuses more than 5,000 rows by default."""
 
 WIDTH_PX = 640
 """Width of a chart panel [px]."""
@@ -45,7 +45,7 @@ def decimate(
     max_rows: int = MAX_CHART_ROWS,
     how: str = "mean",
 ) -> pd.DataFrame:
-    """Bucket a series into at most ``max_rows`` equal-width intervals of ``x``.
+    """Bucket the lines of a chart into at most ``max_rows`` rows in all.
 
     Parameters
     ----------
@@ -54,17 +54,18 @@ def decimate(
     x : str
         The column that orders the rows (time).
     group : str, optional
-        A column naming separate lines; each line is reduced on its own.
+        A column naming separate lines; each line is reduced on its own, into
+        ``max_rows // lines`` equal-width intervals of ``x``.
     max_rows : int
-        Most rows kept per line.
+        Most rows kept in all (Altair refuses more than 5,000 by default).
     how : {"mean", "max", "min"}
         How the numeric columns of a bucket are combined.
 
     Returns
     -------
     pandas.DataFrame
-        ``frame`` itself when already small enough; otherwise one row per non-empty
-        bucket with the bucket's first ``x``.
+        ``frame`` itself when already small enough; otherwise one row per line and
+        non-empty bucket, with the bucket's first ``x``.
 
     Raises
     ------
@@ -84,14 +85,15 @@ def decimate(
             f"max_rows={max_rows}, how={how!r}"
         )
     keys = [group] if group else []
-    longest = frame.groupby(keys).size().max() if keys else len(frame)
-    if longest <= max_rows:
+    lines = frame[group].nunique() if group else 1
+    if len(frame) <= max_rows:
         return frame
+    per_line = max(2, max_rows // max(lines, 1))
 
     position = frame[x].astype("int64") if _is_datetime(frame[x]) else frame[x]
     position = position.astype("float64")
-    width = float(position.max() - position.min()) / max_rows
-    bucket = ((position - position.min()) // width).clip(upper=max_rows - 1)
+    width = float(position.max() - position.min()) / per_line
+    bucket = ((position - position.min()) // width).clip(upper=per_line - 1)
     numeric = [
         c for c in frame.select_dtypes("number").columns if c != x and c not in keys
     ]

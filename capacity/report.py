@@ -341,7 +341,12 @@ def _execute(
                 cwd=None,
             )
     except Exception as error:  # papermill, nbclient and zmq errors alike
+        # Papermill names the cell whose output holds the error (a display error
+        # does not stop the run); otherwise the cell running when it stopped.
+        failed_source = getattr(error, "source", None)
         last_cell = started_cells[-1] if started_cells else None
+        if isinstance(failed_source, str):
+            last_cell = nbformat.v4.new_code_cell(failed_source)
         raise _failure(source, executed, staging, last_cell, error) from error
 
 
@@ -372,9 +377,10 @@ def _cell_description(source: Path, cell: Any) -> str:
         return "kernel start-up"
     lines = cell.source.strip().splitlines()
     first_line = lines[0] if lines else ""
-    ids = [c.get("id") for c in nbformat.read(source, as_version=4).cells]
-    if cell.get("id") in ids:
-        return f"cell {ids.index(cell.get('id'))} ('{first_line}')"
+    cells = nbformat.read(source, as_version=4).cells
+    for index, candidate in enumerate(cells):
+        if candidate.get("id") == cell.get("id") or candidate.source == cell.source:
+            return f"cell {index} ('{first_line}')"
     return f"the injected parameters ('{first_line}')"
 
 
