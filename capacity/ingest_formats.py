@@ -185,7 +185,8 @@ def _read_csv(
     if missing:
         raise IngestError(
             f"{path.name}: unknown columns, {missing} not in the header {header}; "
-            "pass timestamp_column= and value_column= naming the right ones"
+            "pass timestamp_column= and value_column= (--timestamp-column, "
+            "--value-column) naming the right ones"
         )
     frame = _csv_frame(path, dtype={time_name: str})
     if frame.empty:
@@ -233,7 +234,7 @@ def _metric_from_names(value_name: str, path: Path) -> str:
             return name
     raise IngestError(
         f"{path.name}: can't tell the metric from the column {value_name!r} or the "
-        "file name; pass metric= with one of: " + ", ".join(KNOWN_METRICS)
+        "file name; pass metric= (--metric) with one of: " + ", ".join(KNOWN_METRICS)
     )
 
 
@@ -364,7 +365,8 @@ def _choose_statistic(
     if preferred in present:
         return preferred
     raise IngestError(
-        f"{source}: several statistics {present}; pass statistic= naming one"
+        f"{source}: several statistics {present}; pass statistic= (--statistic) "
+        "naming one"
     )
 
 
@@ -440,8 +442,8 @@ def _choose_result(
         return ids[0]
     labels = [f"{r.get('Id')} ({r.get('Label')})" for r in results]
     raise IngestError(
-        f"{source}: pass metric= naming one result by Id or Label; found "
-        + ", ".join(dict.fromkeys(labels))
+        f"{source}: pass metric= (--metric) naming one result by Id or Label; "
+        "found " + ", ".join(dict.fromkeys(labels))
     )
 
 

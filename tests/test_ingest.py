@@ -556,7 +556,9 @@ def test_get_metric_data_errors(tmp_path: Path) -> None:
         {**two["MetricDataResults"][0], "Id": "req", "Label": "RequestCount"}
     )
     path.write_text(json.dumps(two))
-    with pytest.raises(IngestError, match=r"pass metric= naming one result .* req"):
+    with pytest.raises(
+        IngestError, match=r"pass metric= \(--metric\) naming one result .* req"
+    ):
         read_metric(path)
 
 
