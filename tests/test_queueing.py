@@ -204,41 +204,6 @@ def test_round_robin_limits() -> None:
     )
 
 
-def test_probe_failure_probability_formula() -> None:
-    # M/M/1, lambda 50, E[S] 10 ms: C = 0.5, theta = 50 per s; tau 0.1 s, h 0.02 s:
-    # p = 0.5 exp(-50 (0.1 - 0.02)) = 0.5 e^-4.
-    p = q.probe_failure_probability(0.1, 1, 50.0, 0.010, probe_s=0.02)
-
-    assert float(p) == pytest.approx(0.5 * math.exp(-4), rel=1e-12)
-
-
-def test_probe_chain_failures_are_correlated() -> None:
-    # At rho = 0.95 the relaxation time (~1/(mu (1 - sqrt rho))^2 ~ 13 s) is close to
-    # the 5 s interval, so a failed probe makes the next failure far likelier than p.
-    chain = q.probe_chain(1.0, 5.0, 2, 1, 19.0, 0.05)
-
-    assert chain.repeat_failure_frac > 1.5 * chain.failure_frac
-
-
-def test_probe_chain_tends_to_independence_for_long_intervals() -> None:
-    # Probes 600 s apart (~45 relaxation times) are independent: the chain must give
-    # P(F2 | F1) = p and E[N_2] = (1 - p^2) / ((1 - p) p^2).
-    chain = q.probe_chain(1.0, 600.0, 2, 1, 19.0, 0.05)
-
-    assert chain.repeat_failure_frac == pytest.approx(chain.failure_frac, rel=1e-4)
-    assert chain.checks_to_unhealthy == pytest.approx(
-        chain.independent_checks_to_unhealthy, rel=1e-4
-    )
-
-
-def test_probe_chain_first_failure_matches_closed_form() -> None:
-    # Stationary P(fail) must equal C exp(-theta tau) of section 3.3.
-    chain = q.probe_chain(0.5, 5.0, 2, 2, 30.0, 0.05)
-
-    expected = float(q.probe_failure_probability(0.5, 2, 30.0, 0.05))
-    assert chain.failure_frac == pytest.approx(expected, rel=1e-6)
-
-
 @pytest.mark.parametrize(
     ("call", "match"),
     [
@@ -254,8 +219,6 @@ def test_probe_chain_first_failure_matches_closed_form() -> None:
             lambda: q.round_robin_wait_probability(3, 1.2),
             "utilisation_frac=1.2 must be < 1",
         ),
-        (lambda: q.probe_chain(5.0, 30.0, 0, 1, 1.0, 0.1), "unhealthy_threshold=0"),
-        (lambda: q.probe_chain(5.0, 30.0, 2, 1, 20.0, 0.1), "needs a stable target"),
     ],
 )
 def test_bad_input_is_rejected_with_a_fix(call: object, match: str) -> None:
