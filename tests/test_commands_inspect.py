@@ -152,3 +152,18 @@ def test_credit_usage_as_busy_vcpu(tmp_path: Path) -> None:
     demand = json.loads(run_inspect(str(path), "--json"))["demand"]
     assert demand["busy_vcpu_per_instance"]["mean"] == pytest.approx(0.6)
     assert demand["credits_per_h"]["mean"] == pytest.approx(36.0)
+
+
+@pytest.mark.shared
+def test_share_above_t3_xlarge_baseline(nab_dir: Path) -> None:
+    # README: ac20cd is above 40 % (the t3.xlarge baseline) in 19.4 % of samples;
+    # its gaps of 15 and 20 min add 2 + 3 interpolated steps to the 4032 rows.
+    path = str(nab_dir / "ec2_cpu_utilization_ac20cd.csv")
+    record = json.loads(
+        run_inspect(path, "--instance-type", "t3.xlarge", "--count", "3", "--json")
+    )
+    assert record["steps"] == 4032 + 5
+    assert record["demand"]["baseline_vcpu_per_instance"] == pytest.approx(1.6)
+    assert record["demand"]["above_baseline_frac"] == pytest.approx(0.194, abs=0.002)
+    text = run_inspect(path)
+    assert "max 99.74 [Percent]" in text

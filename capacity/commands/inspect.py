@@ -213,7 +213,8 @@ def inspect_text(record: dict[str, Any]) -> str:
     lines += [
         f"  - {r['rule']} ({r['count']}): {r['detail']}" for r in record["repairs"]
     ]
-    lines.append(f"values     {_quantile_text(values)} [{record['unit']} per step]")
+    per_step = " per step" if is_summed(record["metric"], record["statistic"]) else ""
+    lines.append(f"values     {_quantile_text(values)} [{record['unit']}{per_step}]")
     lines += _demand_lines(record["demand"])
     lines += [f"warning    {message}" for message in record["warnings"]]
     return "\n".join(lines) + "\n"
