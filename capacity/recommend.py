@@ -449,6 +449,10 @@ def recommend(
     model = FleetModel(
         workload, constraints, surges=surges, initial_credits=initial_credits, os=os
     )
+    if candidate_list is not None and not candidate_list:
+        raise ParameterError(
+            "candidate_list is empty; pass None to search the whole catalog"
+        )
     chosen = sorted(set(candidate_list or candidates()), key=_candidate_key)
     shapes = [_shapes(get_instance(c.instance_type), c.mode) for c in chosen]
     model.max_rates_per_s(shape for pair in shapes for shape in pair)

@@ -237,6 +237,10 @@ def test_candidates_come_sorted_with_both_modes_for_burstable_types() -> None:
         (lambda: candidates(["t3"], modes=["burst"]), r"modes: unknown \['burst'\]"),
         (lambda: candidates(["t3"], ["huge"]), r"sizes=\['huge'\] leaves no"),
         (
+            lambda: recommend(flat_load(1.0, days=2), candidate_list=[]),
+            r"candidate_list is empty",
+        ),
+        (
             lambda: evaluate_fleet(
                 flat_load(1.0), Candidate("c5.large", "standard"), 2
             ),
