@@ -15,25 +15,28 @@ on the utilisation levels present, so one call over 20,160 steps takes milliseco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
-from capacity import queueing
 from capacity.catalog import InstanceType, get_instance
 from capacity.credits import LedgerSummary, run_ledger
 from capacity.errors import ParameterError
+from capacity.targets import (
+    TargetQueue,
+    failed_frac,
+    mixture_quantiles_s,
+    probe_fail_frac,
+    response_quantiles_s,
+    target_queue,
+)
 from capacity.workload import Workload
 
 FloatArray = NDArray[np.float64]
 
 ROUTINGS = ("round_robin", "least_outstanding")
-QUANTILE_LEVELS = (0.5, 0.95, 0.99)
-GRID_STEP = 0.01  # spacing of the utilisation table in -ln(1 - rho)
-MIXTURE_STEPS = 48  # bisection halvings for the percentiles of a mixed fleet
 
 
 @dataclass(frozen=True)
@@ -460,167 +463,21 @@ def _ledger_capacity(
     )
 
 
-@njit(cache=True)
-def _fluid_backlog(
-    excess_per_s: FloatArray, step_s: float, limit: float
-) -> tuple[FloatArray, FloatArray]:
-    """Mean backlog per step and requests dropped at the limit, exact for a fluid.
-
-    The backlog moves at ``excess_per_s`` (arrivals minus throughput) within
-    [0, limit]; each step is split where it reaches a bound.
-    """
-    configs, steps = excess_per_s.shape
-    mean = np.zeros((configs, steps))
-    dropped = np.zeros((configs, steps))
-    for config in range(configs):
-        backlog = 0.0
-        for step in range(steps):
-            rate = excess_per_s[config, step]
-            bound = limit if rate > 0 else 0.0
-            hit_s = (bound - backlog) / rate if rate != 0 else np.inf
-            if hit_s >= step_s:
-                end = backlog + rate * step_s
-                mean[config, step] = 0.5 * (backlog + end)
-            else:
-                area = 0.5 * (backlog + bound) * hit_s + bound * (step_s - hit_s)
-                mean[config, step] = area / step_s
-                dropped[config, step] = max(rate, 0.0) * (step_s - hit_s)
-                end = bound
-            backlog = end
-    return mean, dropped
-
-
-@dataclass(frozen=True)
-class _GroupQueue:
-    """One group's queue in every step: the M/M/c or the fluid regime."""
-
-    arrival_per_s: FloatArray  # per target [1/s]
-    service_s: FloatArray  # mean service time at the step's speed [s]
-    utilisation_frac: FloatArray  # offered load per server, may exceed 1
-    fluid_wait_s: FloatArray  # backlog / throughput; 0 when the queue is stable
-    dropped_frac: FloatArray  # arrivals refused at the full listen queue [0..1]
-    speed_frac: FloatArray  # share of each vCPU left for requests [0..1]
-    fluid: NDArray[np.bool_]  # step in the fluid (overload or backlog) regime
-    waiting_frac: FloatArray  # Erlang C of the stable steps [0..1]
-
-
 def _group_queue(
     group: _Group,
     state: _FleetState,
     kept: FloatArray,
     step_s: float,
     listen_queue: float,
-) -> _GroupQueue:
-    """Arrival rate, service time, fluid backlog and drops of one group's targets."""
+) -> TargetQueue:
+    """The queue of one group's targets: its arrivals and speed in every step."""
     vcpu = state.instance.vcpu
     targets = np.maximum(group.targets, 1.0)
     arrival = state.requests_per_s * kept * group.share_frac / targets
     service = vcpu * state.cpu_per_request_s / group.capacity_vcpu
-    throughput = vcpu / service
-
-    excess = np.ascontiguousarray(np.broadcast_to(arrival - throughput, service.shape))
-    backlog, dropped = _fluid_backlog(excess, step_s, listen_queue)
-
-    utilisation = np.broadcast_to(arrival / throughput, service.shape)
-    fluid = (backlog > 0) | (utilisation >= 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dropped_frac = np.where(arrival > 0, dropped / (arrival * step_s), 0.0)
-    return _GroupQueue(
-        arrival_per_s=np.broadcast_to(arrival, service.shape),
-        service_s=service,
-        utilisation_frac=utilisation,
-        fluid_wait_s=backlog / throughput,
-        dropped_frac=dropped_frac,
-        speed_frac=group.capacity_vcpu / vcpu,
-        fluid=fluid,
-        waiting_frac=_table_lookup(
-            utilisation,
-            fluid,
-            lambda rho: [queueing.erlang_c(vcpu, rho * vcpu)],
-            grid_step=GRID_STEP / 10,
-        )[0],
+    return target_queue(
+        arrival, service, vcpu, group.capacity_vcpu / vcpu, step_s, listen_queue
     )
-
-
-def _table_lookup(
-    utilisation: FloatArray,
-    fluid: NDArray[np.bool_],
-    model: Callable[[FloatArray], Sequence[FloatArray] | FloatArray],
-    log_scale: bool = False,
-    grid_step: float = GRID_STEP,
-) -> list[FloatArray]:
-    """Evaluate ``model(rho)`` on a grid of the stable utilisations, interpolate.
-
-    The grid runs over -ln(1 - rho) in steps of ``grid_step`` up to the largest stable
-    level present, so its size does not grow with the number of steps; values are
-    interpolated linearly (in their logarithm if ``log_scale``), relative error
-    below about 1e-4 for the smooth M/M/c functions tabulated here.
-    """
-    stable = np.where(fluid, 0.0, np.clip(utilisation, 0.0, 1.0 - 1e-9))
-    stretch = -np.log1p(-stable)
-    grid = np.arange(0.0, stretch.max() + 2 * grid_step, grid_step)
-    rows = model(-np.expm1(-grid))
-
-    if log_scale:
-        return [np.exp(np.interp(stretch, grid, np.log(row))) for row in rows]
-    return [np.interp(stretch, grid, row) for row in rows]
-
-
-def _group_quantiles(queue: _GroupQueue, servers: int, scv: float) -> list[FloatArray]:
-    """Response quantiles of one group [s]: fluid wait plus service, or M/G/c."""
-
-    def quantiles_scaled(rho: FloatArray) -> FloatArray:
-        levels = np.array(QUANTILE_LEVELS)[:, None]
-        return queueing.mgc_response_quantile_s(
-            levels, servers, rho * servers, 1.0, service_scv=scv
-        )
-
-    scaled = _table_lookup(
-        queue.utilisation_frac, queue.fluid, quantiles_scaled, log_scale=True
-    )
-    quantiles = []
-    for level, stable in zip(QUANTILE_LEVELS, scaled, strict=True):
-        overload = queue.fluid_wait_s - np.log1p(-level) * queue.service_s
-        quantiles.append(np.where(queue.fluid, overload, stable * queue.service_s))
-    return quantiles
-
-
-def _group_survival(
-    t_s: FloatArray, queue: _GroupQueue, servers: int, scv: float
-) -> FloatArray:
-    """P(T > t) for one group's targets: M/G/c when stable, shifted service if not."""
-    load = np.minimum(queue.utilisation_frac, 1.0 - 1e-9) * servers
-    decay = (servers - load) * 2.0 / (1.0 + scv)
-    scaled_t = t_s / queue.service_s
-
-    stable = queueing.response_survival_scaled(scaled_t, queue.waiting_frac, decay)
-    shifted = np.exp(-np.maximum(t_s - queue.fluid_wait_s, 0.0) / queue.service_s)
-    return np.where(queue.fluid, shifted, stable)
-
-
-def _mixture_quantiles(
-    queues: list[_GroupQueue],
-    weights: list[FloatArray],
-    single: list[list[FloatArray]],
-    servers: int,
-    scv: float,
-) -> list[FloatArray]:
-    """Quantiles of the request-weighted mixture of two groups, by bisection."""
-    mixed = []
-    for index, level in enumerate(QUANTILE_LEVELS):
-        low = np.minimum(single[0][index], single[1][index])
-        high = np.maximum(single[0][index], single[1][index])
-        for _ in range(MIXTURE_STEPS):
-            middle = 0.5 * (low + high)
-            survival = sum(
-                weight * _group_survival(middle, queue, servers, scv)
-                for weight, queue in zip(weights, queues, strict=True)
-            )
-            above = survival > 1.0 - level
-            low = np.where(above, middle, low)
-            high = np.where(above, high, middle)
-        mixed.append(0.5 * (low + high))
-    return mixed
 
 
 def _performance(
@@ -643,11 +500,11 @@ def _performance(
 
     quantiles = _fleet_quantiles(queues, request_weights, servers, scv)
     failed = sum(
-        weight * _failed_frac(queue, servers, scv, request_timeout_s, quantiles[2])
+        weight * failed_frac(queue, servers, scv, request_timeout_s, quantiles[2])
         for weight, queue in zip(request_weights, queues, strict=True)
     )
     probes = sum(
-        weight * _probe_fail_frac(queue, servers, hc_timeout_s, hc_probe_s)
+        weight * probe_fail_frac(queue, servers, hc_timeout_s, hc_probe_s)
         for weight, queue in zip(target_weights, queues, strict=True)
     )
     busy = [np.minimum(queue.utilisation_frac, 1.0) for queue in queues]
@@ -676,13 +533,13 @@ def _performance(
 
 
 def _fleet_quantiles(
-    queues: list[_GroupQueue],
+    queues: list[TargetQueue],
     weights: list[FloatArray],
     servers: int,
     scv: float,
 ) -> list[FloatArray]:
     """Response quantiles over all requests [s]; a mixture where both groups serve."""
-    single = [_group_quantiles(queue, servers, scv) for queue in queues]
+    single = [response_quantiles_s(queue, servers, scv) for queue in queues]
     if len(queues) == 1:
         return single[0]
     quantiles = [np.where(weights[0] > 0, a, b) for a, b in zip(*single, strict=True)]
@@ -690,51 +547,10 @@ def _fleet_quantiles(
     mixed_steps = (weights[0] > 0) & (weights[1] > 0)
     if not mixed_steps.any():
         return quantiles
-    mixture = _mixture_quantiles(queues, weights, single, servers, scv)
+    mixture = mixture_quantiles_s(queues, weights, single, servers, scv)
     return [
         np.where(mixed_steps, m, q) for m, q in zip(mixture, quantiles, strict=True)
     ]
-
-
-def _failed_frac(
-    queue: _GroupQueue,
-    servers: int,
-    scv: float,
-    request_timeout_s: float,
-    p99_s: FloatArray,
-) -> FloatArray:
-    """Requests dropped at a full listen queue or still unserved at the timeout.
-
-    The stable tail is evaluated only where the timeout is under 40 times the p99:
-    beyond that the exponential tail is below 1e-40 and counted as 0.
-    """
-    late = np.zeros(queue.service_s.shape)
-    near = queue.fluid | (request_timeout_s < 40.0 * p99_s)
-    timeout = np.full(int(near.sum()), request_timeout_s)
-    late[near] = _group_survival(timeout, _subset(queue, near), servers, scv)
-    return queue.dropped_frac + (1.0 - queue.dropped_frac) * late
-
-
-def _subset(queue: _GroupQueue, mask: NDArray[np.bool_]) -> _GroupQueue:
-    """The elements of every per-step array of ``queue`` where ``mask`` holds."""
-    fields = {
-        name: getattr(queue, name)[mask] for name in _GroupQueue.__dataclass_fields__
-    }
-    return _GroupQueue(**fields)
-
-
-def _probe_fail_frac(
-    queue: _GroupQueue, servers: int, hc_timeout_s: float, hc_probe_s: float
-) -> FloatArray:
-    """P(a probe waits past its timeout): C exp(-theta (tau - h)) or the fluid wait."""
-    speed_probe_s = hc_probe_s / queue.speed_frac
-    load = np.minimum(queue.utilisation_frac, 1.0 - 1e-9) * servers
-    slack_s = np.maximum(hc_timeout_s - speed_probe_s, 0.0)
-
-    decay = (servers - load) / queue.service_s
-    stable = queue.waiting_frac * np.exp(-decay * slack_s)
-    overloaded = (queue.fluid_wait_s + speed_probe_s > hc_timeout_s).astype(float)
-    return np.where(queue.fluid, overloaded, np.where(slack_s > 0, stable, 1.0))
 
 
 def _squeeze(result: FleetResult) -> FleetResult:
