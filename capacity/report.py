@@ -338,6 +338,7 @@ def _execute(
                 start_timeout=max(1, math.ceil(timeout_s)),
                 timeout_func=cell_timeout_s,
                 on_cell_start=record_start,
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 cwd=None,
             )
     except Exception as error:  # papermill, nbclient and zmq errors alike

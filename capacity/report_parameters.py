@@ -224,7 +224,7 @@ def _check_list(parameter: NotebookParameter, value: Any) -> list[Any]:
         value = [part.strip() for part in text.split(",") if part.strip()]
     if not isinstance(value, list | tuple):
         raise ParameterError(
-            f"parameter '{parameter.name}' must be a {parameter.type_name}, got "
+            f"parameter '{parameter.name}' must be of type {parameter.type_name}, got "
             f"{type(value).__name__} {value!r}; give a list or comma-separated text"
         )
     return [check_parameter(item, element) for element in value]
@@ -238,7 +238,7 @@ def _parse_text(parameter: NotebookParameter, text: str) -> Any:
         if "." not in stripped:
             raise ParameterError(
                 f"parameter '{name}' = '{text}' has a leading zero: YAML 1.1 reads "
-                f"such a number as octal and a {type_name} cannot keep the zero; "
+                f"such a number as octal and type {type_name} cannot keep the zero; "
                 f"write it without the leading zero, or declare '{name}' as str"
             )
     if type_name == "int" and _INTEGER_TEXT.fullmatch(stripped):
@@ -248,8 +248,8 @@ def _parse_text(parameter: NotebookParameter, text: str) -> Any:
     if type_name == "bool" and stripped.lower() in ("true", "false"):
         return stripped.lower() == "true"
     raise ParameterError(
-        f"parameter '{name}' must be a {type_name}, got the text '{text}'; "
-        f"write a {type_name} (for bool: true or false)"
+        f"parameter '{name}' must be of type {type_name}, got the text '{text}'; "
+        f"write a value of type {type_name} (bool: true or false)"
     )
 
 
@@ -289,7 +289,7 @@ def _check_scalar(parameter: NotebookParameter, value: Any) -> Any:
     if type_name == "str" and isinstance(value, str):
         return value
     raise ParameterError(
-        f"parameter '{name}' must be a {type_name}, got {type(value).__name__} "
+        f"parameter '{name}' must be of type {type_name}, got {type(value).__name__} "
         f"{value!r}{_conversion_hint(type_name, value)}"
     )
 
@@ -297,7 +297,7 @@ def _check_scalar(parameter: NotebookParameter, value: Any) -> Any:
 def _conversion_hint(type_name: str, value: Any) -> str:
     """Why a str parameter may have arrived as another type, and the fix."""
     if type_name != "str":
-        return f"; give a {type_name}"
+        return f"; give a value of type {type_name}"
     if isinstance(value, dt.date):
         return (
             "; YAML reads an unquoted date as a date object: quote it "

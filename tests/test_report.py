@@ -195,7 +195,7 @@ def test_timeout_stops_a_hanging_cell_within_the_limit(tmp_path: Path) -> None:
         ("no_parameters.ipynb", {}, "has 0 cells tagged 'parameters'"),
         ("tiny.ipynb", {"rsp": 1.0}, "unknown parameter 'rsp' .* did you mean 'rps'"),
         ("tiny.ipynb", {"horizon_hours": "024"}, "'horizon_hours' = '024' has a lead"),
-        ("tiny.ipynb", {"unlimited": "maybe"}, "'unlimited' must be a bool"),
+        ("tiny.ipynb", {"unlimited": "maybe"}, "'unlimited' must be of type bool"),
     ],
 )
 def test_bad_input_fails_before_any_kernel_or_folder(

@@ -141,14 +141,14 @@ def test_values_are_read_by_the_declared_type(
     [
         ("int", "0730", "'x' = '0730' has a leading zero: YAML 1.1 reads .* octal"),
         ("float", "012", "'x' = '012' has a leading zero"),
-        ("int", "4.5", "'x' must be a int, got the text '4.5'"),
-        ("int", True, "'x' must be a int, got bool"),
+        ("int", "4.5", "'x' must be of type int, got the text '4.5'"),
+        ("int", True, "'x' must be of type int, got bool"),
         ("float", "nan", "'x' must be a finite float"),
         ("float", float("inf"), "'x' must be a finite float"),
-        ("bool", "yes", "'x' must be a bool, got the text 'yes'.*true or false"),
+        ("bool", "yes", "'x' must be of type bool, got the text 'yes'.*true or false"),
         ("str", 12345678901, "got int 12345678901.*drops leading zeros.*quote"),
         ("str", dt.date(2014, 4, 10), "unquoted date .* quote it \\('2014-04-10'\\)"),
-        ("list[int]", 5, "'x' must be a list\\[int\\], got int"),
+        ("list[int]", 5, "'x' must be of type list\\[int\\], got int"),
     ],
 )
 def test_values_that_do_not_fit_are_refused(

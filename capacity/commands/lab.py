@@ -8,6 +8,7 @@ setting up. It listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from typing import Any, TextIO
@@ -56,9 +57,15 @@ def lab_command(port: int, open_browser: bool) -> list[str]:
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         "--MappingKernelManager.default_kernel_name=python3",
+        # No calls home: no PyPI extension search, no update or news checks.
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if not open_browser:
         command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Containers and CI often run as root; the server listens on loopback only.
+        command.append("--ServerApp.allow_root=True")
     return command
 
 
