@@ -48,7 +48,6 @@ class SizingParams:
     tz: str = "UTC"  # timezone of naive timestamps in the workload file
     requests_per_day: float | None = None  # rescale traffic to this volume [1/day]
     cpu_per_request_ms: float | None = None  # CPU per request [ms]; None: workload's
-    step_s: float = 60.0  # time grid step [s]
     families: tuple[str, ...] | None = None  # instance families; None: whole catalog
     sizes: tuple[str, ...] | None = None  # sizes (large, xlarge...); None: every size
     modes: tuple[str, ...] = MODES  # credit modes tried for burstable types
@@ -119,7 +118,6 @@ class SizingParams:
         ParameterError
             For a value outside its range (see each field's comment).
         """
-        _require_positive("step_s", self.step_s)
         _require_positive("p99_slo_ms", self.p99_slo_ms)
         _require_positive("horizon_hours", self.horizon_hours)
         _require_positive("warning_hours", self.warning_hours)
@@ -332,7 +330,6 @@ _CONVERTERS: dict[str, Any] = {
     "tz": _as_str,
     "requests_per_day": _as_optional_float,
     "cpu_per_request_ms": _as_optional_float,
-    "step_s": _as_float,
     "families": _as_optional_names,
     "sizes": _as_optional_names,
     "modes": _as_names,
