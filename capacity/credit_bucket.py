@@ -31,6 +31,10 @@ END_BALANCE = 6
 END_LAUNCH = 7
 END_SURPLUS = 8
 MIN_BALANCE = 9
+
+# A balance within this of zero at a step's end is empty: the residue of rounding
+# when the same drain is summed over many short steps instead of one long one.
+EMPTY_CREDITS = 1e-9
 SUMMARY_COLUMNS = 10
 
 # Rows of the kernel's per-step output array.
@@ -147,7 +151,7 @@ def standard_step(
     launch_frac = 0.0
     discarded_credits = 0.0
     if launch_credits > 0.0:
-        if used_credits < launch_credits:
+        if used_credits < launch_credits - EMPTY_CREDITS:
             launch_frac, launch_credits = 1.0, launch_credits - used_credits
         else:
             launch_frac, launch_credits = launch_credits / used_credits, 0.0
@@ -157,14 +161,16 @@ def standard_step(
 
     rest_frac = 1.0 - launch_frac
     net_credits = (earned_credits - used_credits) * rest_frac
-    if net_credits >= 0.0 or -net_credits < balance_credits:
+    if net_credits >= 0.0 or -net_credits < balance_credits - EMPTY_CREDITS:
         balance_credits, lost_credits = _capped(
             balance_credits + net_credits, max_credits
         )
         lost_credits += discarded_credits
         return balance_credits, launch_credits, used_credits, lost_credits, -1.0
 
-    empty_frac = launch_frac + balance_credits / (used_credits - earned_credits)
+    empty_frac = min(
+        launch_frac + balance_credits / (used_credits - earned_credits), 1.0
+    )
     spent_credits = used_credits * empty_frac + earned_credits * (1.0 - empty_frac)
     return 0.0, launch_credits, spent_credits, discarded_credits, empty_frac
 
@@ -211,7 +217,11 @@ def _unlimited_config(
         discarded_credits += lost_credits
         charged_credits += step_charged_credits
         lowest_credits = min(lowest_credits, signed_credits)
-        if exhausted_s < 0.0 and used_credits > earned_credits and signed_credits <= 0:
+        if (
+            exhausted_s < 0.0
+            and used_credits > earned_credits
+            and signed_credits <= EMPTY_CREDITS
+        ):
             empty_frac = max(before_credits, 0.0) / (used_credits - earned_credits)
             exhausted_s = (t + empty_frac) * step_s
         if keep:
