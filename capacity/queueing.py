@@ -25,7 +25,7 @@ FloatArray = NDArray[np.float64]
 BISECTION_STEPS = 64
 
 
-def _as_servers(servers: ArrayLike) -> FloatArray:
+def check_servers(servers: ArrayLike) -> FloatArray:
     """Server counts as floats, rejected unless whole numbers of at least 1."""
     count = np.asarray(servers, dtype=float)
     if np.any(~np.isfinite(count)) or np.any(count < 1) or np.any(count % 1 != 0):
@@ -36,7 +36,7 @@ def _as_servers(servers: ArrayLike) -> FloatArray:
     return count
 
 
-def _as_nonnegative(name: str, value: ArrayLike) -> FloatArray:
+def check_nonnegative(name: str, value: ArrayLike) -> FloatArray:
     """A finite, non-negative array, or a ModelError naming the argument."""
     array = np.asarray(value, dtype=float)
     if np.any(~np.isfinite(array)) or np.any(array < 0):
@@ -46,7 +46,7 @@ def _as_nonnegative(name: str, value: ArrayLike) -> FloatArray:
     return array
 
 
-def _as_positive(name: str, value: ArrayLike) -> FloatArray:
+def check_positive(name: str, value: ArrayLike) -> FloatArray:
     """A finite, strictly positive array, or a ModelError naming the argument."""
     array = np.asarray(value, dtype=float)
     if np.any(~np.isfinite(array)) or np.any(array <= 0):
@@ -54,7 +54,7 @@ def _as_positive(name: str, value: ArrayLike) -> FloatArray:
     return array
 
 
-def _as_probability(name: str, value: ArrayLike) -> FloatArray:
+def check_probability(name: str, value: ArrayLike) -> FloatArray:
     """A probability strictly inside (0, 1), as used for quantile levels."""
     array = np.asarray(value, dtype=float)
     if np.any(~(array > 0)) or np.any(~(array < 1)):
@@ -99,7 +99,7 @@ def erlang_b(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
     0.2
     """
     count, load = np.broadcast_arrays(
-        _as_servers(servers), _as_nonnegative("offered_load", offered_load)
+        check_servers(servers), check_nonnegative("offered_load", offered_load)
     )
     blocking = np.ones(load.shape)
     result = np.ones(load.shape)
@@ -143,8 +143,8 @@ def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
     >>> round(float(erlang_c(2, 1.0)), 12)
     0.333333333333
     """
-    count = _as_servers(servers)
-    load = _as_nonnegative("offered_load", offered_load)
+    count = check_servers(servers)
+    load = check_nonnegative("offered_load", offered_load)
     blocking = erlang_b(count, load)
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -181,8 +181,8 @@ def mmc_empty_probability(servers: ArrayLike, offered_load: ArrayLike) -> FloatA
     >>> round(float(mmc_empty_probability(2, 20 / 30)), 12)
     0.5
     """
-    count = _as_servers(servers)
-    load = _as_nonnegative("offered_load", offered_load)
+    count = check_servers(servers)
+    load = check_nonnegative("offered_load", offered_load)
     utilisation = load / count
     blocking = erlang_b(count, load)
 
@@ -221,9 +221,9 @@ def mmc_mean_wait_s(
     >>> round(float(mmc_mean_wait_s(1, 80.0, 0.010)), 12)
     0.04
     """
-    count = _as_servers(servers)
-    service = _as_positive("service_s", service_s)
-    load = _as_nonnegative("arrival_per_s", arrival_per_s) * service
+    count = check_servers(servers)
+    service = check_positive("service_s", service_s)
+    load = check_nonnegative("arrival_per_s", arrival_per_s) * service
     waiting = erlang_c(count, load)
 
     with np.errstate(divide="ignore"):
@@ -262,13 +262,13 @@ def mmc_mean_in_system(
     return arrivals * mmc_mean_response_s(servers, arrival_per_s, service_s)
 
 
-def _wait_shape(
+def wait_shape(
     servers: ArrayLike, arrival_per_s: ArrayLike, service_s: ArrayLike
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """C, theta in units of 1/E[S] (0 when unstable), and E[S] [s], broadcast."""
-    count = _as_servers(servers)
-    service = _as_positive("service_s", service_s)
-    load = _as_nonnegative("arrival_per_s", arrival_per_s) * service
+    count = check_servers(servers)
+    service = check_positive("service_s", service_s)
+    load = check_nonnegative("arrival_per_s", arrival_per_s) * service
     waiting = erlang_c(count, load)
 
     decay = np.maximum(count - load, 0.0)
@@ -297,8 +297,8 @@ def mmc_wait_survival(
     >>> round(float(mmc_wait_survival(0.0, 1, 50.0, 0.010)), 12)
     0.5
     """
-    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
-    time = _as_nonnegative("t_s", t_s)
+    waiting, decay, service = wait_shape(servers, arrival_per_s, service_s)
+    time = check_nonnegative("t_s", t_s)
     return waiting * np.exp(-decay * time / service)
 
 
@@ -324,8 +324,8 @@ def mmc_wait_quantile_s(
     >>> round(float(mmc_wait_quantile_s(0.95, 1, 50.0, 0.010)) * 1000, 8)
     46.05170186
     """
-    level = _as_probability("p", p)
-    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+    level = check_probability("p", p)
+    waiting, decay, service = wait_shape(servers, arrival_per_s, service_s)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         tail = np.log(waiting / (1 - level)) * service / decay
@@ -408,13 +408,13 @@ def mmc_response_survival(
     >>> f"{float(mmc_response_survival(1.0, 2, 24.0, 0.050)):.4e}"
     '2.5063e-07'
     """
-    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
-    time = _as_nonnegative("t_s", t_s)
+    waiting, decay, service = wait_shape(servers, arrival_per_s, service_s)
+    time = check_nonnegative("t_s", t_s)
     survival = response_survival_scaled(time / service, waiting, decay)
     return np.where(decay > 0, survival, 1.0)
 
 
-def _response_quantile_units(
+def response_quantile_scaled(
     level: FloatArray, waiting: FloatArray, decay: FloatArray
 ) -> FloatArray:
     """Quantile of T in mean service times, by vectorised bisection (decay > 0)."""
@@ -460,190 +460,9 @@ def mmc_response_quantile_s(
     >>> round(float(mmc_response_quantile_s(0.5, 2, 24.0, 0.050)) * 1000, 3)
     57.636
     """
-    level = _as_probability("p", p)
-    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
+    level = check_probability("p", p)
+    waiting, decay, service = wait_shape(servers, arrival_per_s, service_s)
     stable_decay = np.where(decay > 0, decay, 1.0)
 
-    quantile = _response_quantile_units(level, waiting, stable_decay) * service
+    quantile = response_quantile_scaled(level, waiting, stable_decay) * service
     return np.where(decay > 0, quantile, np.inf)
-
-
-def allen_cunneen_mean_wait_s(
-    servers: ArrayLike,
-    arrival_per_s: ArrayLike,
-    service_s: ArrayLike,
-    *,
-    arrival_scv: ArrayLike = 1.0,
-    service_scv: ArrayLike = 1.0,
-) -> FloatArray:
-    """Allen-Cunneen approximation of E[Wq] for G/G/c: E[Wq]_MMc (ca^2 + cs^2) / 2.
-
-    Parameters
-    ----------
-    servers, arrival_per_s, service_s
-        As :func:`mmc_mean_wait_s`.
-    arrival_scv : array_like of float
-        Squared coefficient of variation of inter-arrival times [dimensionless].
-    service_scv : array_like of float
-        Squared coefficient of variation of service times [dimensionless].
-
-    Returns
-    -------
-    numpy.ndarray
-        Approximate mean wait [s]; inf when unstable.
-
-    Notes
-    -----
-    Exact for M/M/c and, through Pollaczek-Khinchine, for M/G/1; errors of -3 % to
-    +13 % are usual for M/G/c (QUEUEING.md 1.8, section 4).
-
-    References
-    ----------
-    https://github.com/A-Herzog/QueueSim (``queuesim/analytic/ac_approx.py``)
-
-    Examples
-    --------
-    >>> round(float(allen_cunneen_mean_wait_s(1, 80.0, 0.010, service_scv=0.0)), 12)
-    0.02
-    """
-    variability = 0.5 * (
-        _as_nonnegative("arrival_scv", arrival_scv)
-        + _as_nonnegative("service_scv", service_scv)
-    )
-    return mmc_mean_wait_s(servers, arrival_per_s, service_s) * variability
-
-
-def mgc_response_quantile_s(
-    p: ArrayLike,
-    servers: ArrayLike,
-    arrival_per_s: ArrayLike,
-    service_s: ArrayLike,
-    *,
-    service_scv: ArrayLike = 1.0,
-) -> FloatArray:
-    """Heuristic M/G/c response-time quantile from the Allen-Cunneen tail.
-
-    Parameters
-    ----------
-    p : array_like of float
-        Quantile level in (0, 1) [frac].
-    servers, arrival_per_s, service_s
-        As :func:`mmc_mean_wait_s`.
-    service_scv : array_like of float
-        Squared coefficient of variation of service times [dimensionless].
-
-    Returns
-    -------
-    numpy.ndarray
-        Approximate response-time quantile [s]; inf when unstable.
-
-    Notes
-    -----
-    Keeps P(Wq > 0) = C(c, a) and takes the conditional wait as exponential with mean
-    E[Wq]_AC / C (QUEUEING.md 1.8, a heuristic: -26 % to +8 % on the wait p99). The
-    tagged request's own service time is kept exponential, so the result equals
-    :func:`mmc_response_quantile_s` at ``service_scv = 1`` and is approximate
-    otherwise.
-
-    Examples
-    --------
-    >>> round(float(mgc_response_quantile_s(0.5, 2, 24.0, 0.050)) * 1000, 3)
-    57.636
-    """
-    level = _as_probability("p", p)
-    variability = 0.5 * (1.0 + _as_nonnegative("service_scv", service_scv))
-    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
-    stable_decay = np.where(decay > 0, decay / variability, 1.0)
-
-    quantile = _response_quantile_units(level, waiting, stable_decay) * service
-    return np.where(decay > 0, quantile, np.inf)
-
-
-def mgc_response_survival(
-    t_s: ArrayLike,
-    servers: ArrayLike,
-    arrival_per_s: ArrayLike,
-    service_s: ArrayLike,
-    *,
-    service_scv: ArrayLike = 1.0,
-) -> FloatArray:
-    """Heuristic M/G/c P(T > t), the survival behind :func:`mgc_response_quantile_s`.
-
-    Parameters
-    ----------
-    t_s : array_like of float
-        Time [s], >= 0.
-    servers, arrival_per_s, service_s
-        As :func:`mmc_mean_wait_s`.
-    service_scv : array_like of float
-        Squared coefficient of variation of service times [dimensionless].
-
-    Returns
-    -------
-    numpy.ndarray
-        Survival probability [0..1]; exact M/M/c at ``service_scv = 1``; 1 when
-        unstable.
-
-    Examples
-    --------
-    >>> f"{float(mgc_response_survival(1.0, 2, 24.0, 0.050)):.4e}"
-    '2.5063e-07'
-    """
-    variability = 0.5 * (1.0 + _as_nonnegative("service_scv", service_scv))
-    waiting, decay, service = _wait_shape(servers, arrival_per_s, service_s)
-    time = _as_nonnegative("t_s", t_s)
-
-    survival = response_survival_scaled(time / service, waiting, decay / variability)
-    return np.where(decay > 0, survival, 1.0)
-
-
-def round_robin_wait_probability(
-    targets: ArrayLike, utilisation_frac: ArrayLike
-) -> FloatArray:
-    """sigma of the GI/M/1 queue one target sees under round robin over N targets.
-
-    Parameters
-    ----------
-    targets : array_like of int
-        Number N of identical single-worker targets sharing a Poisson stream [count].
-    utilisation_frac : array_like of float
-        Per-target utilisation rho in [0, 1) [frac].
-
-    Returns
-    -------
-    numpy.ndarray
-        sigma = P(wait) [0..1]: the root in (0, 1) of sigma = (N rho /
-        (N rho + 1 - sigma))^N; sojourn time is then Exp(mu (1 - sigma)).
-
-    Raises
-    ------
-    ModelError
-        If ``utilisation_frac`` is outside [0, 1) or ``targets`` not a count >= 1.
-
-    Notes
-    -----
-    Each target receives every N-th arrival, so its gaps are Erlang(N, lambda)
-    (QUEUEING.md 1.9); N = 1 gives M/M/1 (sigma = rho), N -> inf gives D/M/1.
-
-    Examples
-    --------
-    >>> round(float(round_robin_wait_probability(1, 0.6)), 12)
-    0.6
-    """
-    count = _as_servers(targets)
-    rho = _as_nonnegative("utilisation_frac", utilisation_frac)
-    if np.any(rho >= 1):
-        raise ModelError(
-            f"utilisation_frac={utilisation_frac!r} must be < 1 for a stable GI/M/1 "
-            "target; use the fluid model of capacity.fleet for overload"
-        )
-    count, rho = np.broadcast_arrays(count, rho)
-    low, high = np.zeros(rho.shape), np.ones(rho.shape)
-
-    for _ in range(BISECTION_STEPS):
-        middle = 0.5 * (low + high)
-        transform = (count * rho / (count * rho + 1 - middle)) ** count
-        below_root = middle < transform
-        low = np.where(below_root, middle, low)
-        high = np.where(below_root, high, middle)
-    return np.where(rho > 0, 0.5 * (low + high), 0.0)

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from capacity import queueing
+from capacity import general_queues, queueing
 
 FloatArray = NDArray[np.float64]
 
@@ -166,7 +166,7 @@ def response_quantiles_s(
 
     def quantiles_scaled(rho: FloatArray) -> FloatArray:
         levels = np.array(QUANTILE_LEVELS)[:, None]
-        return queueing.mgc_response_quantile_s(
+        return general_queues.mgc_response_quantile_s(
             levels, servers, rho * servers, 1.0, service_scv=scv
         )
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scipy.special import lambertw
 from scipy.stats import t as student_t
 
+from capacity import general_queues as g
 from capacity import queueing as q
 from capacity.errors import ModelError
 
@@ -177,7 +178,7 @@ def test_saturated_queue_has_infinite_means_and_quantiles() -> None:
 
 def test_allen_cunneen_reduces_to_pollaczek_khinchine() -> None:
     # M/D/1, rho = 0.8, D = 10 ms: E[Wq] = rho D / (2 (1 - rho)) = 20 ms (P-K).
-    mean_wait = q.allen_cunneen_mean_wait_s(1, 80.0, 0.010, service_scv=0.0)
+    mean_wait = g.allen_cunneen_mean_wait_s(1, 80.0, 0.010, service_scv=0.0)
 
     assert float(mean_wait) == pytest.approx(0.020, rel=1e-12)
 
@@ -185,11 +186,23 @@ def test_allen_cunneen_reduces_to_pollaczek_khinchine() -> None:
 def test_mgc_quantile_equals_mmc_at_unit_scv() -> None:
     args = (0.99, 4, 75.0, 0.040)
 
-    assert float(q.mgc_response_quantile_s(*args)) == pytest.approx(
+    assert float(g.mgc_response_quantile_s(*args)) == pytest.approx(
         float(q.mmc_response_quantile_s(*args)), rel=1e-12
     )
-    assert float(q.mgc_response_quantile_s(*args, service_scv=0.0)) < float(
+    assert float(g.mgc_response_quantile_s(*args, service_scv=0.0)) < float(
         q.mmc_response_quantile_s(*args)
+    )
+
+
+def test_mgc_wait_quantile_heuristic() -> None:
+    # M/D/1, rho = 0.8, D = 10 ms: C = 0.8, E[Wq]_AC = 20 ms (P-K), so the heuristic
+    # p99 is ln(0.8 / 0.01) x 20 / 0.8 ms = 109.551 ms; at SCV 1 it is exact M/M/c.
+    deterministic = g.mgc_wait_quantile_s(0.99, 1, 80.0, 0.010, service_scv=0.0)
+    exponential = g.mgc_wait_quantile_s(0.95, 4, 75.0, 0.040)
+
+    assert float(deterministic) == pytest.approx(math.log(80) * 0.025, rel=1e-12)
+    assert float(exponential) == pytest.approx(
+        float(q.mmc_wait_quantile_s(0.95, 4, 75.0, 0.040)), rel=1e-12
     )
 
 
@@ -198,8 +211,8 @@ def test_round_robin_limits() -> None:
     rho = 0.7
     deterministic = float(np.real(-rho * lambertw(-math.exp(-1 / rho) / rho)))
 
-    assert float(q.round_robin_wait_probability(1, rho)) == pytest.approx(rho)
-    assert float(q.round_robin_wait_probability(2000, rho)) == pytest.approx(
+    assert float(g.round_robin_wait_probability(1, rho)) == pytest.approx(rho)
+    assert float(g.round_robin_wait_probability(2000, rho)) == pytest.approx(
         deterministic, rel=1e-3
     )
 
@@ -216,7 +229,7 @@ def test_round_robin_limits() -> None:
         ),
         (lambda: q.mmc_wait_quantile_s(1.0, 2, 1.0, 0.1), r"p=1.0 must lie strictly"),
         (
-            lambda: q.round_robin_wait_probability(3, 1.2),
+            lambda: g.round_robin_wait_probability(3, 1.2),
             "utilisation_frac=1.2 must be < 1",
         ),
     ],

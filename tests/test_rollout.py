@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from capacity import queueing
+from capacity import general_queues
 from capacity.commands import rollout as command
 from capacity.errors import ParameterError
 from capacity.incident import (
@@ -183,7 +183,7 @@ def test_rollout_p99_matches_a_request_level_simulation_on_a_steady_window() -> 
 
     assert model_p99_s == pytest.approx(np.mean(runs), rel=0.05)
     sigma = float(
-        queueing.round_robin_wait_probability(100, QUIET.requests_per_s * 7e-4)
+        general_queues.round_robin_wait_probability(100, QUIET.requests_per_s * 7e-4)
     )
     assert model_p99_s == pytest.approx(math.log(100) * 0.07 / (1 - sigma), rel=1e-9)
 
