@@ -20,6 +20,9 @@ QUEUEING.md 3.1-3.3:
   capped at the listen queue. A probe fails when the backlog ahead of it waits
   longer than the timeout, so successive probes are correlated through the backlog
   as QUEUEING.md 3.3 requires, not coin flips.
+- New tasks on burstable hosts (an instance refresh) spend their share of the host's
+  CPU credits, one credit per vCPU-minute above their baseline share, and run at
+  that baseline share once the credits are gone (AWS-CREDITS.md 2.5).
 - Requests that arrive behind a wait longer than the request timeout, that find a
   full listen queue, that are queued in a task when it is stopped, or that arrive
   while no target is registered, fail (ALB 502/503/504).

@@ -49,7 +49,7 @@ def add_parser(subparsers: Any) -> None:
     defaults = OUTAGE_ROLLOUT
     options: list[tuple[str, type, str, str]] = [
         ("tasks", int, "N", "desired task count"),
-        ("batch", int, "N", "tasks replaced at once (100 - minimumHealthyPercent)"),
+        ("batch", int, "N", "tasks ECS may stop at once (sets minimumHealthyPercent)"),
         ("requests_per_s", float, "R", "requests per second at the load balancer"),
         ("cpu_per_request_ms", float, "M", "CPU per request [ms]"),
         ("task_vcpu", float, "V", "vCPUs per task"),
