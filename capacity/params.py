@@ -51,6 +51,7 @@ class SizingParams:
     families: tuple[str, ...] | None = None  # instance families; None: whole catalog
     sizes: tuple[str, ...] | None = None  # sizes (large, xlarge...); None: every size
     modes: tuple[str, ...] = MODES  # credit modes tried for burstable types
+    min_memory_gib: float = 0.0  # smallest memory per instance searched [GiB]
     max_count: int = 400  # largest fleet size searched [instances]
     p99_slo_ms: float = 250.0  # p99 response time objective [ms]
     slo_share_frac: float = 0.99  # share of steps that must meet the p99 objective
@@ -122,6 +123,8 @@ class SizingParams:
         _require_positive("horizon_hours", self.horizon_hours)
         _require_positive("warning_hours", self.warning_hours)
         _require_positive("max_count", self.max_count)
+        if not self.min_memory_gib >= 0:
+            raise ParameterError(f"min_memory_gib={self.min_memory_gib!r} must be >= 0")
         _require_positive("zones", self.zones)
         _require_fraction("slo_share_frac", self.slo_share_frac, upper_open=False)
         _require_fraction("headroom_frac", self.headroom_frac, upper_open=True)
@@ -333,6 +336,7 @@ _CONVERTERS: dict[str, Any] = {
     "families": _as_optional_names,
     "sizes": _as_optional_names,
     "modes": _as_names,
+    "min_memory_gib": _as_float,
     "max_count": _as_int,
     "p99_slo_ms": _as_float,
     "slo_share_frac": _as_float,

@@ -165,6 +165,8 @@ def candidates(
     families: Iterable[str] | None = None,
     sizes: Iterable[str] | None = None,
     modes: Sequence[str] = MODES,
+    *,
+    min_memory_gib: float = 0.0,
 ) -> list[Candidate]:
     """Catalog types of some families and sizes; burstable ones once per mode.
 
@@ -176,6 +178,8 @@ def candidates(
         Sizes to keep (``["large", "xlarge"]``); None keeps every size.
     modes
         Credit modes tried for burstable types.
+    min_memory_gib
+        Smallest memory per instance the application needs [GiB].
 
     Returns
     -------
@@ -203,13 +207,15 @@ def candidates(
     for instance in instance_types(None if families is None else sorted(families)):
         if wanted_sizes is not None and instance.size not in wanted_sizes:
             continue
+        if instance.memory_gib < min_memory_gib:
+            continue
         for mode in sorted(set(modes)) if instance.burstable else [FIXED]:
             chosen.add(Candidate(instance.name, mode))
 
     if not chosen:
         raise ParameterError(
-            f"sizes={sorted(wanted_sizes or [])} leaves no instance type; "
-            f"use sizes such as large or xlarge"
+            f"sizes={sorted(wanted_sizes or [])} with min_memory_gib="
+            f"{min_memory_gib:g} leaves no instance type; widen the filters"
         )
     return sorted(chosen, key=lambda c: (c.instance_type, c.mode))
 

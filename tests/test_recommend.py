@@ -228,6 +228,18 @@ def test_candidates_come_sorted_with_both_modes_for_burstable_types() -> None:
     ]
 
 
+def test_a_memory_floor_drops_small_types() -> None:
+    # AWS-CREDITS.md 1.1: t3.nano 0.5, micro 1, small 2, medium 4, large 8 GiB
+    found = candidates(["t3"], modes=["standard"], min_memory_gib=4)
+
+    assert [c.instance_type for c in found] == [
+        "t3.2xlarge",
+        "t3.large",
+        "t3.medium",
+        "t3.xlarge",
+    ]
+
+
 @pytest.mark.parametrize(
     ("make", "pattern"),
     [
@@ -235,7 +247,7 @@ def test_candidates_come_sorted_with_both_modes_for_burstable_types() -> None:
         (lambda: Constraints(headroom_frac=1.5), r"headroom_frac=1.5 is outside"),
         (lambda: Constraints(zones=0), r"zones=0 must be a whole number >= 1"),
         (lambda: candidates(["t3"], modes=["burst"]), r"modes: unknown \['burst'\]"),
-        (lambda: candidates(["t3"], ["huge"]), r"sizes=\['huge'\] leaves no"),
+        (lambda: candidates(["t3"], ["huge"]), r"sizes=\['huge'\] .* leaves no"),
         (
             lambda: recommend(flat_load(1.0, days=2), candidate_list=[]),
             r"candidate_list is empty",

@@ -127,7 +127,12 @@ def recommend_with_progress(
 ) -> Recommendation:
     """Run the recommender, with a progress bar on ``stream`` if it is a terminal."""
     stream = stream or sys.stderr
-    candidate_list = candidates(params.families, params.sizes, params.modes)
+    candidate_list = candidates(
+        params.families,
+        params.sizes,
+        params.modes,
+        min_memory_gib=params.min_memory_gib,
+    )
     prices = None if params.price_table is None else load_prices(params.price_table)
     committed = params.committed_price_table
     committed_prices = None if committed is None else load_prices(committed)
