@@ -133,7 +133,8 @@ def simulate_fleet(
     request_timeout_s : float
         Client or ALB timeout [s]; requests still waiting then fail (504).
     listen_queue : float
-        Requests a target holds before refusing more (listen backlog) [count].
+        Requests a target holds before refusing more [count]; 4096 is Linux's
+        default net.core.somaxconn since kernel 5.4.
     hc_timeout_s : float
         Health-check timeout tau [s].
     hc_probe_ms : float

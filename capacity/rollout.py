@@ -74,7 +74,7 @@ class RolloutSettings:
     start_s: float = 20.0  # launch to listening: image pull, start-up [s]
     drain_s: float = 30.0  # ALB deregistration delay [s]
     request_timeout_s: float = 60.0  # ALB idle timeout: later responses fail [s]
-    listen_queue: float = 1024.0  # requests a task holds before refusing [count]
+    listen_queue: float = 4096.0  # requests held before refusing (somaxconn) [count]
     hours: float = 3.0  # simulated horizon [hours]
     seed: int = 0  # seed of probe phases and probe fluctuations
 
