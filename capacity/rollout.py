@@ -403,6 +403,86 @@ def _mixture_p99(waits: FloatArray, rates: FloatArray, count: int) -> float:
 
 
 @njit(cache=True)
+def _ecs_stop(
+    state: NDArray[np.int64],
+    is_new: NDArray[np.bool_],
+    launched: FloatArray,
+    drain_end: FloatArray,
+    now: float,
+    grace_s: float,
+    drain_s: float,
+    min_healthy: int,
+) -> None:
+    """ECS stops unhealthy tasks past their grace period, then old healthy ones
+    while at least ``min_healthy`` stay healthy; stopped tasks start draining."""
+    healthy = 0
+    for i in range(state.size):
+        if state[i] == HEALTHY:
+            healthy += 1
+    for i in range(state.size):
+        if state[i] == UNHEALTHY and now - launched[i] >= grace_s:
+            state[i] = DRAINING
+            drain_end[i] = now + drain_s
+        elif state[i] == HEALTHY and not is_new[i] and healthy > min_healthy:
+            state[i] = DRAINING
+            drain_end[i] = now + drain_s
+            healthy -= 1
+
+
+@njit(cache=True)
+def _alb_targets(state: NDArray[np.int64]) -> tuple[int, bool]:
+    """Targets the ALB routes to: the healthy ones, or, failing open, all registered."""
+    healthy, registered = 0, 0
+    for i in range(state.size):
+        if state[i] == HEALTHY:
+            healthy += 1
+        elif state[i] == INITIAL or state[i] == UNHEALTHY:
+            registered += 1
+    if healthy > 0:
+        return healthy, False
+    return registered, True
+
+
+@njit(cache=True)
+def _alb_health(
+    state: NDArray[np.int64],
+    passes: NDArray[np.int64],
+    fails: NDArray[np.int64],
+    i: int,
+    failing: bool,
+    healthy_threshold: int,
+    unhealthy_threshold: int,
+) -> None:
+    """Count one probe of target ``i`` and apply the ALB thresholds."""
+    if failing:
+        fails[i] += 1
+        passes[i] = 0
+        if state[i] == HEALTHY and fails[i] >= unhealthy_threshold:
+            state[i] = UNHEALTHY
+    else:
+        passes[i] += 1
+        fails[i] = 0
+        if state[i] != HEALTHY and passes[i] >= healthy_threshold:
+            state[i] = HEALTHY
+
+
+@njit(cache=True)
+def _census(
+    state: NDArray[np.int64], is_new: NDArray[np.bool_]
+) -> tuple[int, int, int, int]:
+    """Healthy, new healthy, running and old running tasks [count]."""
+    healthy, new_healthy, running, old_left = 0, 0, 0, 0
+    for i in range(state.size):
+        if state[i] == HEALTHY:
+            healthy += 1
+            new_healthy += int(is_new[i])
+        if state[i] != EMPTY:
+            running += 1
+            old_left += int(not is_new[i])
+    return healthy, new_healthy, running, old_left
+
+
+@njit(cache=True)
 def _run(
     seconds: int,
     slots: int,
@@ -465,22 +545,9 @@ def _run(
         now = float(second)
         failed = 0.0
 
-        # ECS: stop unhealthy tasks past their grace period, then old healthy ones
-        # while enough stay healthy; stopped tasks drain before their slot frees.
-        healthy = 0
-        for i in range(slots):
-            if state[i] == HEALTHY:
-                healthy += 1
-        for i in range(slots):
-            if state[i] == UNHEALTHY and now - launched[i] >= grace_s:
-                state[i] = DRAINING
-                drain_end[i] = now + drain_s
-        for i in range(slots):
-            if state[i] == HEALTHY and not is_new[i] and healthy > min_healthy:
-                state[i] = DRAINING
-                drain_end[i] = now + drain_s
-                healthy -= 1
-
+        _ecs_stop(
+            state, is_new, launched, drain_end, now, grace_s, drain_s, min_healthy
+        )
         for i in range(slots):
             if state[i] == DRAINING and now >= drain_end[i]:
                 # Requests still queued fail, except those already counted as late.
@@ -514,15 +581,7 @@ def _run(
                 next_probe[i] = now + phases[i]
 
         # ALB: round robin over healthy targets, or over all registered ones.
-        routed = 0
-        for i in range(slots):
-            if state[i] == HEALTHY:
-                routed += 1
-        fail_open = routed == 0
-        if fail_open:
-            for i in range(slots):
-                if state[i] == INITIAL or state[i] == UNHEALTHY:
-                    routed += 1
+        routed, fail_open = _alb_targets(state)
         share = arrival_per_s / routed if routed > 0 else 0.0
         if routed == 0:
             failed += arrival_per_s
@@ -569,27 +628,17 @@ def _run(
                 next_probe[i] += interval_s
                 probe_wait = backlog[i] / capacity[i] + probe_s / speed[i]
                 failing = probe_wait > timeout_s or backlog[i] >= listen_queue
-                if failing:
-                    fails[i] += 1
-                    passes[i] = 0
-                    if state[i] == HEALTHY and fails[i] >= unhealthy_threshold:
-                        state[i] = UNHEALTHY
-                else:
-                    passes[i] += 1
-                    fails[i] = 0
-                    if state[i] != HEALTHY and passes[i] >= healthy_threshold:
-                        state[i] = HEALTHY
+                _alb_health(
+                    state,
+                    passes,
+                    fails,
+                    i,
+                    failing,
+                    healthy_threshold,
+                    unhealthy_threshold,
+                )
 
-        healthy, new_healthy, running, old_left = 0, 0, 0, 0
-        for i in range(slots):
-            if state[i] == HEALTHY:
-                healthy += 1
-                if is_new[i]:
-                    new_healthy += 1
-            if state[i] != EMPTY:
-                running += 1
-                if not is_new[i]:
-                    old_left += 1
+        healthy, new_healthy, running, old_left = _census(state, is_new)
         if converged_s < 0 and new_healthy == desired and old_left == 0:
             converged_s = now
 
