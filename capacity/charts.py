@@ -1,7 +1,7 @@
 """Altair charts for the reports, rendered as static SVG so a report reads offline.
 
 Each chart function takes a tidy :class:`pandas.DataFrame` whose column names are the
-package's canonical quantity names (``balance_credits``, ``p99_latency_ms``,
+package's canonical quantity names (``balance_credits``, ``p99_ms``,
 ``monthly_usd`` ...) and returns an Altair chart. Long time series are first reduced
 by :func:`decimate` to at most :data:`MAX_CHART_ROWS` points per chart, so no chart
 hits Altair's 5,000-row limit (a 62-day, 18,050-row CloudWatch export draws as 2,000
@@ -192,15 +192,15 @@ def latency_utilisation_chart(frame: pd.DataFrame) -> alt.VConcatChart:
     Parameters
     ----------
     frame : pandas.DataFrame
-        Columns ``timestamp``, ``utilisation_frac``, ``p99_latency_ms``, ``option``.
+        Columns ``timestamp``, ``utilisation_frac``, ``p99_ms``, ``option``.
     """
-    columns = ["timestamp", "utilisation_frac", "p99_latency_ms", "option"]
+    columns = ["timestamp", "utilisation_frac", "p99_ms", "option"]
     _require_columns(frame, columns, "latency_utilisation_chart")
     utilisation = time_series_chart(
         frame, "utilisation_frac", group="option", title="CPU utilisation (0..1)"
     )
     latency = time_series_chart(
-        frame, "p99_latency_ms", group="option", title="p99 response time (ms)"
+        frame, "p99_ms", group="option", title="p99 response time (ms)"
     )
     return alt.vconcat(utilisation, latency)
 
