@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from capacity import report
-from capacity.errors import NotebookRunError, ParameterError
+from capacity.errors import CapacityWarning, NotebookRunError, ParameterError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RUN_FOLDER = re.compile(r"tiny-\d{8}T\d{6}Z(-\d+)?")
@@ -273,3 +273,27 @@ def test_latest_falls_back_to_a_file(tmp_path: Path) -> None:
     assert report.latest_run(tmp_path, "sizing") == tmp_path / "sizing-20260101T000000Z"
     assert report.latest_run(tmp_path, "other") is None
     assert os.path.isdir(tmp_path / "sizing-20260101T000000Z")
+
+
+@pytest.mark.slow
+def test_a_report_over_the_html_budget_is_kept_with_a_warning(tmp_path: Path) -> None:
+    with pytest.warns(CapacityWarning, match=r"over the 3,000,000-byte budget"):
+        result = report.run_notebook(
+            FIXTURES / "large_output.ipynb", {}, output_dir=tmp_path, timeout_s=120
+        )
+
+    # The fixture prints 4,000,000 characters, more than the 3 MB budget.
+    assert result.html_path.stat().st_size > report.HTML_BUDGET_BYTES
+
+
+@pytest.mark.slow
+def test_a_chart_that_fails_to_display_fails_the_run(tmp_path: Path) -> None:
+    # IPython shows a display error as output and runs on; the run must still fail
+    # and name the cell that drew the chart, not the last cell run.
+    message = r"failed in cell 2 \('for n in \(10, rows\):'\): MaxRowsError"
+    with pytest.raises(NotebookRunError, match=message):
+        report.run_notebook(
+            FIXTURES / "chart_error.ipynb", {}, output_dir=tmp_path, timeout_s=120
+        )
+
+    assert report.latest_run(tmp_path, "chart_error") is None
