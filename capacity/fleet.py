@@ -30,6 +30,7 @@ from capacity.targets import (
     mixture_quantiles_s,
     probe_fail_frac,
     response_quantiles_s,
+    single_group_performance,
     target_queue,
 )
 from capacity.workload import Workload
@@ -492,8 +493,73 @@ def _performance(
     hc_probe_s: float,
 ) -> FleetResult:
     """Queueing in every step for the fraction ``kept`` of the traffic."""
-    servers = state.instance.vcpu
     groups = [group for group in state.groups if group.targets.max() > 0]
+    limits = (step_s, listen_queue, request_timeout_s, hc_timeout_s, hc_probe_s)
+    if len(groups) == 1:
+        *quantiles, failed, probes, utilisation = _one_group(
+            groups[0], state, kept, scv, limits
+        )
+        busy = [utilisation]
+    else:
+        quantiles, failed, probes, busy = _mixed_groups(
+            groups, state, kept, scv, limits
+        )
+        weights = [g.targets / state.counts for g in groups]
+        utilisation = weights[0] * busy[0] + weights[1] * busy[1]
+    shape = quantiles[0].shape
+
+    demand = state.requests_per_s * kept * state.cpu_per_request_s
+    delivered = sum(
+        group.targets * frac * group.capacity_vcpu
+        for group, frac in zip(groups, busy, strict=True)
+    )
+    background = state.counts * state.background_vcpu
+    return FleetResult(
+        demand_vcpu=np.broadcast_to(demand + background, shape).copy(),
+        delivered_vcpu=np.broadcast_to(delivered + background, shape).copy(),
+        utilisation_frac=np.broadcast_to(utilisation, shape).copy(),
+        p50_ms=quantiles[0] * 1000.0,
+        p95_ms=quantiles[1] * 1000.0,
+        p99_ms=quantiles[2] * 1000.0,
+        failed_frac=np.broadcast_to(failed, shape).copy(),
+        hc_fail_frac=np.broadcast_to(probes, shape).copy(),
+        balance_credits=state.balance_credits,
+        surplus_charged_credits=state.surplus_charged_credits * state.counts,
+        throttled=state.throttled,
+        summary=state.summary,
+    )
+
+
+def _one_group(
+    group: _Group,
+    state: _FleetState,
+    kept: FloatArray,
+    scv: float,
+    limits: tuple[float, float, float, float, float],
+) -> list[FloatArray]:
+    """p50, p95, p99 [s], failed, probe-failure and busy shares: identical targets."""
+    vcpu = state.instance.vcpu
+    arrival = state.requests_per_s * kept * group.share_frac / group.targets
+    service = vcpu * state.cpu_per_request_s / group.capacity_vcpu
+    service = np.broadcast_to(
+        service, np.broadcast_shapes(arrival.shape, service.shape)
+    )
+    return single_group_performance(
+        arrival, service, group.capacity_vcpu / vcpu, vcpu, scv, *limits
+    )
+
+
+def _mixed_groups(
+    groups: list[_Group],
+    state: _FleetState,
+    kept: FloatArray,
+    scv: float,
+    limits: tuple[float, float, float, float, float],
+) -> tuple[list[FloatArray], FloatArray, FloatArray, list[FloatArray]]:
+    """Quantiles, failed and probe-failure shares and per-group busy shares of a
+    fleet with fresh and throttled targets (a mixture of the two groups' queues)."""
+    step_s, listen_queue, request_timeout_s, hc_timeout_s, hc_probe_s = limits
+    servers = state.instance.vcpu
     queues = [_group_queue(g, state, kept, step_s, listen_queue) for g in groups]
     shape = queues[0].service_s.shape
     request_weights = [np.broadcast_to(g.share_frac, shape) for g in groups]
@@ -509,28 +575,7 @@ def _performance(
         for weight, queue in zip(target_weights, queues, strict=True)
     )
     busy = [np.minimum(queue.utilisation_frac, 1.0) for queue in queues]
-    utilisation = sum(w * b for w, b in zip(target_weights, busy, strict=True))
-
-    demand = state.requests_per_s * kept * state.cpu_per_request_s
-    delivered = sum(
-        group.targets * frac * group.capacity_vcpu
-        for group, frac in zip(groups, busy, strict=True)
-    )
-    background = state.counts * state.background_vcpu
-    return FleetResult(
-        demand_vcpu=np.broadcast_to(demand + background, shape).copy(),
-        delivered_vcpu=np.broadcast_to(delivered + background, shape).copy(),
-        utilisation_frac=np.asarray(utilisation),
-        p50_ms=quantiles[0] * 1000.0,
-        p95_ms=quantiles[1] * 1000.0,
-        p99_ms=quantiles[2] * 1000.0,
-        failed_frac=np.asarray(failed),
-        hc_fail_frac=np.asarray(probes),
-        balance_credits=state.balance_credits,
-        surplus_charged_credits=state.surplus_charged_credits * state.counts,
-        throttled=state.throttled,
-        summary=state.summary,
-    )
+    return quantiles, np.asarray(failed), np.asarray(probes), busy
 
 
 def _fleet_quantiles(

@@ -10,6 +10,7 @@ Used by :mod:`capacity.fleet`; all arrays are (configs, steps).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -258,3 +259,161 @@ def probe_fail_frac(
     stable = queue.waiting_frac * np.exp(-decay * slack_s)
     overloaded = (queue.fluid_wait_s + speed_probe_s > hc_timeout_s).astype(float)
     return np.where(queue.fluid, overloaded, np.where(slack_s > 0, stable, 1.0))
+
+
+def single_group_performance(
+    arrival_per_s: FloatArray,
+    service_s: FloatArray,
+    speed_frac: FloatArray,
+    servers: int,
+    scv: float,
+    step_s: float,
+    listen_queue: float,
+    request_timeout_s: float,
+    hc_timeout_s: float,
+    hc_probe_s: float,
+) -> list[FloatArray]:
+    """p50, p95, p99 [s], failed and probe-failure shares and busy share of a fleet
+    of identical targets, in one compiled pass over (configs, steps).
+
+    The same model as :func:`target_queue`, :func:`response_quantiles_s`,
+    :func:`failed_frac` and :func:`probe_fail_frac` together, fused so that the
+    cost per step is a few arithmetic operations; the tables in utilisation are
+    built once per call, as in :func:`table_lookup`.
+    """
+    arrival = np.ascontiguousarray(np.broadcast_to(arrival_per_s, service_s.shape))
+    service = np.ascontiguousarray(service_s)
+    speed = np.ascontiguousarray(np.broadcast_to(speed_frac, service_s.shape))
+    rho = arrival * service / servers
+    stable_rho = rho[rho < 1]
+    top = float(stable_rho.max(initial=0.0))
+    stretch_top = -np.log1p(-min(top, 1.0 - 1e-9))
+
+    fine = np.arange(0.0, stretch_top + 2 * GRID_STEP, GRID_STEP / 10)
+    coarse = np.arange(0.0, stretch_top + 2 * GRID_STEP, GRID_STEP)
+    waiting = queueing.erlang_c(servers, -np.expm1(-fine) * servers)
+    levels = np.array(QUANTILE_LEVELS)
+    log_quantiles = np.log(
+        general_queues.mgc_response_quantile_s(
+            levels[:, None], servers, -np.expm1(-coarse) * servers, 1.0, service_scv=scv
+        )
+    )
+    limits = (step_s, listen_queue, request_timeout_s, hc_timeout_s, hc_probe_s)
+    return list(
+        _single_group_kernel(
+            arrival,
+            service,
+            speed,
+            servers,
+            scv,
+            limits,
+            waiting,
+            GRID_STEP / 10,
+            np.ascontiguousarray(log_quantiles),
+            GRID_STEP,
+            levels,
+        )
+    )
+
+
+@njit(cache=True)
+def _interpolate(table: FloatArray, spacing: float, at: float) -> float:
+    """Linear interpolation in a table on the grid 0, spacing, 2 spacing, ..."""
+    position = at / spacing
+    index = min(int(position), table.size - 2)
+    weight = position - index
+    return table[index] * (1.0 - weight) + table[index + 1] * weight
+
+
+@njit(cache=True)
+def _survival_scaled(t: float, waiting: float, decay: float) -> float:
+    """P(T > t), t in mean service times (see queueing.response_survival_scaled)."""
+    gap = 1.0 - decay
+    if gap == 0.0:
+        convolution = t * math.exp(-t)
+    elif abs(gap * t) < 1.0:
+        convolution = math.exp(-t) * math.expm1(gap * t) / gap
+    else:
+        convolution = (math.exp(-decay * t) - math.exp(-t)) / gap
+    return math.exp(-t) + waiting * convolution
+
+
+@njit(cache=True)
+def _single_group_kernel(
+    arrival: FloatArray,
+    service: FloatArray,
+    speed: FloatArray,
+    servers: int,
+    scv: float,
+    limits: tuple[float, float, float, float, float],
+    waiting_table: FloatArray,
+    waiting_spacing: float,
+    log_quantile_table: FloatArray,
+    quantile_spacing: float,
+    levels: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The fused per-step loop of :func:`single_group_performance`."""
+    step_s, listen_queue, request_timeout_s, hc_timeout_s, hc_probe_s = limits
+    configs, steps = service.shape
+    p50 = np.empty((configs, steps))
+    p95 = np.empty((configs, steps))
+    p99 = np.empty((configs, steps))
+    failed = np.empty((configs, steps))
+    probes = np.empty((configs, steps))
+    busy = np.empty((configs, steps))
+    tails = -np.log1p(-levels)  # service-time quantiles in mean service times
+
+    for config in range(configs):
+        backlog = 0.0
+        for step in range(steps):
+            rate = arrival[config, step]
+            mean_s = service[config, step]
+            throughput = servers / mean_s
+            rho = rate / throughput
+            busy[config, step] = min(rho, 1.0)
+
+            excess = rate - throughput
+            bound = listen_queue if excess > 0 else 0.0
+            hit_s = (bound - backlog) / excess if excess != 0 else np.inf
+            dropped = 0.0
+            if hit_s >= step_s:
+                end = backlog + excess * step_s
+                mean_backlog = 0.5 * (backlog + end)
+            else:
+                area = 0.5 * (backlog + bound) * hit_s + bound * (step_s - hit_s)
+                mean_backlog = area / step_s
+                dropped = max(excess, 0.0) * (step_s - hit_s)
+                end = bound
+            backlog = end
+            dropped_frac = dropped / (rate * step_s) if rate > 0 else 0.0
+
+            probe_s = hc_probe_s / speed[config, step]
+            max_wait_s = listen_queue / throughput
+            if mean_backlog > 0 or rho >= 1:
+                wait_s = mean_backlog / throughput
+                p50[config, step] = wait_s + tails[0] * mean_s
+                p95[config, step] = wait_s + tails[1] * mean_s
+                p99[config, step] = wait_s + tails[2] * mean_s
+                late = math.exp(-max(request_timeout_s - wait_s, 0.0) / mean_s)
+                probes[config, step] = 1.0 if wait_s + probe_s > hc_timeout_s else 0.0
+            else:
+                stretch = -math.log1p(-rho)
+                chance = _interpolate(waiting_table, waiting_spacing, stretch)
+                for level, out in ((0, p50), (1, p95), (2, p99)):
+                    row = log_quantile_table[level]
+                    scaled = math.exp(_interpolate(row, quantile_spacing, stretch))
+                    cap = max_wait_s + tails[level] * mean_s
+                    out[config, step] = min(scaled * mean_s, cap)
+                load = rho * servers
+                late = 0.0
+                if request_timeout_s < 40.0 * p99[config, step]:
+                    decay = (servers - load) * 2.0 / (1.0 + scv)
+                    late = _survival_scaled(request_timeout_s / mean_s, chance, decay)
+                slack_s = max(hc_timeout_s - probe_s, 0.0)
+                probes[config, step] = (
+                    chance * math.exp(-(servers - load) * slack_s / mean_s)
+                    if slack_s > 0
+                    else 1.0
+                )
+            failed[config, step] = dropped_frac + (1.0 - dropped_frac) * late
+    return p50, p95, p99, failed, probes, busy

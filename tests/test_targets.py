@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from capacity import queueing
-from capacity.targets import fluid_backlog, response_quantiles_s, target_queue
+from capacity.targets import (
+    failed_frac,
+    fluid_backlog,
+    probe_fail_frac,
+    response_quantiles_s,
+    single_group_performance,
+    target_queue,
+)
 
 
 def test_fluid_backlog_grows_linearly_below_the_limit() -> None:
@@ -58,3 +65,27 @@ def test_stable_quantiles_are_capped_by_a_full_listen_queue() -> None:
     p99 = response_quantiles_s(queue, 1, 1.0)[2]
 
     assert p99[0, 0] == pytest.approx(5.0 + 0.05 * np.log(100))
+
+
+def test_fused_kernel_equals_the_step_by_step_functions() -> None:
+    # Both implement the same model; the functions are checked by hand above and in
+    # test_fleet, the fused loop must reproduce them on a load sweep with overload.
+    rho = np.concatenate([np.linspace(0.05, 0.999, 300), np.linspace(1.0, 1.4, 60)])
+    arrival = (rho * 2 / 0.02)[None, :]
+    service = np.full(arrival.shape, 0.02)
+    speed = np.ones(arrival.shape)
+    queue = target_queue(arrival, service, 2, speed, 60.0, 4096.0)
+
+    fused = single_group_performance(
+        arrival, service, speed, 2, 1.0, 60.0, 4096.0, 60.0, 5.0, 0.001
+    )
+
+    quantiles = response_quantiles_s(queue, 2, 1.0)
+    for separate, together in zip(quantiles, fused[:3], strict=True):
+        np.testing.assert_allclose(together, separate, rtol=1e-12)
+    np.testing.assert_allclose(
+        fused[3], failed_frac(queue, 2, 1.0, 60.0, quantiles[2]), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        fused[4], probe_fail_frac(queue, 2, 5.0, 0.001), rtol=1e-9, atol=1e-300
+    )
