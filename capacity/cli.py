@@ -3,6 +3,8 @@
 Each command module defines ``add_parser(subparsers)`` and ``run(args, out) -> int``;
 it writes its output to ``out`` and raises :class:`capacity.errors.CapacityError`
 for bad input, which this module turns into one line on stderr and exit status 2.
+Only the command being run is imported (the notebook runner alone costs seconds to
+import); the others appear in ``capacity --help`` by the one-line help kept here.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from typing import NoReturn, TextIO
 from capacity import __version__
 from capacity.errors import CapacityError, NotebookRunError
 
-COMMANDS = (
-    "catalog",
-    "credits",
-    "breakeven",
-    "inspect",
-    "rollout",
-    "recommend",
-    "run",
-    "notebooks",
-    "lab",
-)
+COMMANDS = {
+    "catalog": "list instance types with their CPU-credit rules and prices",
+    "credits": "replay CPU phases through a burstable instance's credit ledger",
+    "breakeven": "breakeven average CPU of unlimited bursting against a fixed type",
+    "inspect": "summarise a CloudWatch export: span, step, repairs, values, demand",
+    "rollout": "simulate an ECS rolling deployment behind an ALB, second by second",
+    "recommend": "cheapest type, count and credit mode that meet the constraints",
+    "run": "execute a notebook into a dated HTML/CSV/JSON report folder",
+    "notebooks": "list the notebooks and their parameters",
+    "lab": "open JupyterLab on notebooks/ with the project's kernel",
+}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -36,8 +38,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every sub-command registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's module is imported."""
     parser = OneLineParser(
         prog="capacity",
         description="Capacity planning for AWS EC2 fleets: burstable against fixed.",
@@ -46,16 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=OneLineParser
     )
-    for name in COMMANDS:
-        module = importlib.import_module(f"capacity.commands.{name}")
-        module.add_parser(subparsers)
+    for name, help_text in COMMANDS.items():
+        if only is None or name == only:
+            module = importlib.import_module(f"capacity.commands.{name}")
+            module.add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def chosen_command(argv: Sequence[str]) -> str:
+    """The command named first on the command line ("" if none is)."""
+    return next((word for word in argv if word in COMMANDS), "")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=chosen_command(words))
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

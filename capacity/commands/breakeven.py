@@ -16,7 +16,7 @@ def add_parser(subparsers: Any) -> None:
     """Register the ``breakeven`` sub-command."""
     parser = subparsers.add_parser(
         NAME,
-        help="average CPU at which unlimited bursting costs as much as a fixed type",
+        help="breakeven average CPU of unlimited bursting against a fixed type",
         description=(
             "Breakeven average CPU of a burstable type in unlimited mode against a "
             "fixed-performance type: below it the burstable type is cheaper, above it "

@@ -51,7 +51,7 @@ def add_parser(subparsers: Any) -> None:
         required=True,
         help=(
             "comma-separated phases DURATION@CPU_PCT, DURATION in h, m or s and "
-            "CPU as % of all vCPUs, e.g. 24h@0,12h@2.5,90m@60"
+            "CPU as %% of all vCPUs, e.g. 24h@0,12h@2.5,90m@60"
         ),
     )
     parser.add_argument(

@@ -45,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
     """Register the ``recommend`` sub-command."""
     parser = subparsers.add_parser(
         NAME,
-        help="cheapest instance type, count and credit mode meeting the constraints",
+        help="cheapest type, count and credit mode that meet the constraints",
         description=(
             "Search the catalog (families x sizes x counts x credit modes) for the "
             "cheapest fleet that keeps p99 under the SLO, keeps headroom at the "
