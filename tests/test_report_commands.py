@@ -21,7 +21,7 @@ import pytest
 from capacity import report
 from capacity.cli import main
 from capacity.commands import lab, notebooks, run
-from capacity.errors import NotebookRunError, ParameterError
+from capacity.errors import ParameterError
 from capacity.report_parameters import load_parameter_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -150,18 +150,17 @@ def test_run_all_runs_the_rest_after_a_failure(tmp_path: Path) -> None:
         )
     document = {"shared": {"rps": "20"}, "tiny": {"horizon_hours": "4"}}
     plan = run.nightly_plan(document, notebooks_dir)
-    outcomes = []
+    out = io.StringIO()
 
-    for path, parameters in plan:
-        try:
-            result = report.run_notebook(path, parameters, output_dir=tmp_path / "r")
-        except NotebookRunError:
-            outcomes.append((path.stem, "failed"))
-            continue
-        outcomes.append((path.stem, result.results["mean_requests_per_s"]))
+    status = run.run_plan(plan, output_dir=tmp_path / "r", timeout_s=120, out=out)
 
     # raises.ipynb fails on any rps (it refuses half of it); tiny still runs.
-    assert outcomes == [("raises", "failed"), ("tiny", 20.0)]
+    lines = out.getvalue().splitlines()
+    assert status == 1
+    assert lines[0].startswith("raises: FAILED: notebook 'raises' failed in cell 2")
+    assert lines[1] == f"tiny: {report.latest_run(tmp_path / 'r', 'tiny')}"
+    assert "  mean_requests_per_s = 20.0" in lines
+    assert lines[-1] == "1 of 2 notebooks succeeded"
 
 
 @pytest.mark.slow

@@ -114,15 +114,29 @@ def _run_all(args: argparse.Namespace, out: TextIO) -> int:
             "YAML file given with -f (see docs/scheduling.md)"
         )
     plan = nightly_plan(load_parameter_file(args.parameters_file), NOTEBOOKS_DIR)
+    return run_plan(plan, output_dir=args.output_dir, timeout_s=args.timeout, out=out)
 
+
+def run_plan(
+    plan: list[tuple[Path, dict[str, Any]]],
+    *,
+    output_dir: Path,
+    timeout_s: float,
+    out: TextIO,
+) -> int:
+    """Run each planned notebook, reporting each; 1 if any failed, else 0.
+
+    A failed notebook is reported on ``out`` as ``<name>: FAILED: <reason>`` and
+    the next one still runs; the last line counts the successes.
+    """
     failures = 0
     for path, parameters in plan:
         try:
             result = run_notebook(
                 path,
                 parameters,
-                output_dir=args.output_dir,
-                timeout_s=args.timeout,
+                output_dir=output_dir,
+                timeout_s=timeout_s,
                 progress=sys.stderr.isatty(),
             )
         except NotebookRunError as error:
