@@ -238,3 +238,27 @@ def test_sizing_report_renders_offline(tmp_path: Path) -> None:
     # Charts: requests, cost bars, credit balance, utilisation and latency.
     assert_report_renders(page, expected_charts=4)
     assert result.html_path.stat().st_size < report.HTML_BUDGET_BYTES
+
+
+@pytest.mark.parametrize(
+    ("notebook", "parameters", "charts"),
+    [
+        # Cost bars and breakeven curves.
+        ("cost_comparison", {"count": 4, "days": 1, "step_s": 3600.0}, 2),
+        # Credit balance, then utilisation above latency.
+        ("credit_forecast", {"days": 2, "step_s": 900.0}, 2),
+        # Balance, utilisation and latency, failures, two deployments, shedding.
+        ("incident_replay", {"rollout_hours": 0.25}, 6),
+    ],
+)
+def test_every_notebook_report_renders_offline(
+    tmp_path: Path, notebook: str, parameters: dict[str, object], charts: int
+) -> None:
+    result = report.run_notebook(
+        notebook, parameters, output_dir=tmp_path / "reports", timeout_s=300
+    )
+
+    page = open_report(result.html_path, tmp_path / "profile")
+
+    assert_report_renders(page, expected_charts=charts)
+    assert result.html_path.stat().st_size < report.HTML_BUDGET_BYTES
