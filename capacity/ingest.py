@@ -33,6 +33,8 @@ from capacity.ingest_formats import (
 from capacity.resample import GAP_POLICIES, regularise, runs_of_true
 from capacity.workload import Workload, rescale_to_daily_requests
 
+SATURATED_PCT = 95.0  # CPUUtilization at or above this counts as saturated [%]
+
 
 @dataclass(frozen=True, eq=False)
 class Trace:
@@ -294,7 +296,7 @@ def trace_to_workload(
     if trace.metric != "RequestCount":
         raise IngestError(
             f"trace metric {trace.metric!r} is not RequestCount; a workload needs "
-            "request counts (use cpu_trace_to_demand for CPUUtilization)"
+            "request counts (use cpu_trace_to_workload for CPUUtilization)"
         )
     if not is_summed(trace.metric, trace.statistic):
         raise IngestError(
@@ -384,12 +386,113 @@ def cpu_trace_to_demand(trace: Trace, instance_type: str, count: int) -> pd.Data
     )
 
 
+def cpu_trace_to_workload(
+    trace: Trace,
+    instance_type: str,
+    count: int,
+    *,
+    cpu_per_request_ms: float = 8.0,
+    requests_per_day: float | None = None,
+    name: str | None = None,
+) -> Workload:
+    """Turn the CPUUtilization of a fleet into a :class:`~capacity.workload.Workload`.
+
+    Parameters
+    ----------
+    trace : Trace
+        A ``CPUUtilization`` trace [%], the average over the fleet's instances.
+    instance_type : str
+        EC2 type of the fleet the CPU was measured on.
+    count : int
+        Instances in that fleet [instances].
+    cpu_per_request_ms : float
+        CPU time per request [ms]; turns busy vCPUs into a request rate.
+    requests_per_day : float, optional
+        Scale the trace's shape to this mean daily volume [requests/day].
+    name : str, optional
+        Label; the trace's source by default.
+
+    Returns
+    -------
+    Workload
+        ``requests_per_s`` from the busy vCPUs, ``cpu_per_request_ms`` per request,
+        no background CPU.
+
+    Raises
+    ------
+    IngestError
+        For a trace that is not CPUUtilization or has dropped steps, a count below
+        1, or a CPU per request that is not a positive finite number.
+    CatalogError
+        For an unknown instance type.
+
+    Notes
+    -----
+    ``requests_per_s = CPUUtilization / 100 x vcpu x count / cpu_per_request_s``:
+    every busy vCPU-second of the fleet is request work (the operating system's
+    own CPU is counted as requests too, which errs towards a larger fleet).
+
+    Observed CPU is what the fleet served, not what was asked of it. A throttled
+    fleet (standard-mode burstable instances held at their baseline) or a saturated
+    one (near 100 %) under-states demand, and the workload with it; a
+    CapacityWarning says so when the series sits at the baseline, or at 95 % or
+    more, for two hours or longer. Size from request counts where you have them.
+
+    Examples
+    --------
+    >>> index = pd.date_range("2026-01-01", periods=2, freq="300s", tz="UTC")
+    >>> t = Trace(pd.Series([50.0, 25.0], index=index), "CPUUtilization", "Percent",
+    ...           "Average", 300.0, "x", 2, ())
+    >>> w = cpu_trace_to_workload(t, "c5.xlarge", 3, cpu_per_request_ms=10)
+    >>> [float(x) for x in w.requests_per_s]  # 6 and 3 busy vCPUs / 0.010 s
+    [600.0, 300.0]
+    """
+    if not (math.isfinite(cpu_per_request_ms) and cpu_per_request_ms > 0):
+        raise IngestError(
+            f"cpu_per_request_ms={cpu_per_request_ms!r} must be a positive number "
+            "of milliseconds (--cpu-per-request-ms); it turns busy CPU into requests"
+        )
+    demand = cpu_trace_to_demand(trace, instance_type, count)
+    _check_no_holes(trace)
+    _warn_if_saturated(trace)
+
+    cpu_per_request_s = cpu_per_request_ms / 1000.0
+    busy_vcpu = demand["busy_vcpu_fleet"].to_numpy()
+    w = Workload(
+        index=pd.DatetimeIndex(trace.series.index),
+        requests_per_s=busy_vcpu / cpu_per_request_s,
+        cpu_per_request_s=np.full(trace.series.size, cpu_per_request_s),
+        background_vcpu=np.zeros(trace.series.size),
+        name=name or trace.source,
+        source=f"{trace.source} ({trace.metric} of {count} x {instance_type}, "
+        f"{trace.step_s:g} s)",
+    )
+    if requests_per_day is None:
+        return w
+    return rescale_to_daily_requests(w, requests_per_day)
+
+
+def _warn_if_saturated(trace: Trace) -> None:
+    """Warn when CPU stays at 95 % or more for two hours or longer."""
+    _, lengths = runs_of_true(trace.series.to_numpy() >= SATURATED_PCT)
+    longest_hours = (lengths.max() if lengths.size else 0) * trace.step_s / 3600.0
+    if longest_hours >= 2.0:
+        warnings.warn(
+            f"{trace.source}: CPUUtilization stays at {SATURATED_PCT:g} % or more "
+            f"for {longest_hours:g} hours: the fleet was probably saturated, so "
+            "observed CPU under-states demand; size from request counts instead",
+            CapacityWarning,
+            stacklevel=3,
+        )
+
+
 __all__ = [
     "GAP_POLICIES",
     "KNOWN_METRICS",
     "Repair",
     "Trace",
     "cpu_trace_to_demand",
+    "cpu_trace_to_workload",
     "read_metric",
     "trace_to_workload",
 ]

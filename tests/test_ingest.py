@@ -21,6 +21,7 @@ from capacity.errors import CapacityWarning, IngestError
 from capacity.ingest import (
     Trace,
     cpu_trace_to_demand,
+    cpu_trace_to_workload,
     read_metric,
     trace_to_workload,
 )
@@ -81,6 +82,26 @@ def test_sustained_cpu_825cc2(nab_dir: Path) -> None:
     np.testing.assert_allclose(
         demand["busy_vcpu_fleet"], 2 * demand["busy_vcpu_per_instance"]
     )
+
+
+@pytest.mark.shared
+def test_sustained_cpu_825cc2_as_a_workload(nab_dir: Path) -> None:
+    trace = quiet_read(nab_dir / "ec2_cpu_utilization_825cc2.csv")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CapacityWarning)
+        w = cpu_trace_to_workload(trace, "c5.xlarge", 2, cpu_per_request_ms=10)
+
+    # requests_per_s = CPU % / 100 x 4 vCPU x 2 instances / 0.010 s: the README's
+    # maximum of 99.12 % is 0.9912 x 8 / 0.01 = 793 req/s, its median 92.45 % is
+    # 0.9245 x 8 / 0.01 = 739.6 req/s.
+    assert w.requests_per_s.max() == pytest.approx(0.9912 * 8 / 0.01, abs=0.5)
+    assert np.median(w.requests_per_s) == pytest.approx(0.9245 * 8 / 0.01, abs=1.0)
+    assert np.all(w.cpu_per_request_s == 0.010)
+    assert np.all(w.background_vcpu == 0.0)
+    assert w.step_s == 300.0
+    scaled = cpu_trace_to_workload(trace, "c5.xlarge", 2, requests_per_day=1e8)
+    assert scaled.requests_per_s.mean() * 86_400 == pytest.approx(1e8)
 
 
 @pytest.mark.shared
@@ -332,6 +353,31 @@ def test_fraction_and_pinned_baseline_warnings(tmp_path: Path) -> None:
     quiet_read(pinned, instance_type="c5.large")  # a fixed type cannot be throttled
 
 
+def test_cpu_workload_warns_when_throttled_or_saturated(tmp_path: Path) -> None:
+    # t3.large baseline is 30 % per vCPU; 40 steps of 5 min at 30.2 % = 3.3 hours.
+    pinned = quiet_read(
+        write_csv(tmp_path / "cpu_utilization_a.csv", grid(40), [30.2] * 40)
+    )
+    with pytest.warns(CapacityWarning, match=r"t3.large baseline \(30 %\) for 3.3"):
+        cpu_trace_to_workload(pinned, "t3.large", 4)
+
+    # 30 steps of 5 min at 97 % = 2.5 hours at 95 % or more.
+    values = [50.0] * 10 + [97.0] * 30
+    busy = quiet_read(write_csv(tmp_path / "cpu_utilization_b.csv", grid(40), values))
+    with pytest.warns(CapacityWarning, match=r"95 % or more for 2.5 hours"):
+        cpu_trace_to_workload(busy, "c5.large", 4)
+
+    # 23 steps at 97 % is 1.92 hours: below the two hours that mark saturation.
+    short = quiet_read(
+        write_csv(
+            tmp_path / "cpu_utilization_c.csv", grid(40), [50.0] * 17 + [97.0] * 23
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CapacityWarning)
+        cpu_trace_to_workload(short, "c5.large", 4)
+
+
 def test_conversion_errors(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "cpu_utilization.csv", grid(4), [10, 20, 30, 50])
     cpu = quiet_read(path)
@@ -343,6 +389,20 @@ def test_conversion_errors(tmp_path: Path) -> None:
         cpu_trace_to_demand(counts, "t3.large", 2)
     with pytest.raises(IngestError, match=r"count=0 must be a whole number"):
         cpu_trace_to_demand(cpu, "t3.large", 0)
+    with pytest.raises(IngestError, match=r"'RequestCount' is not CPUUtilization"):
+        cpu_trace_to_workload(counts, "t3.large", 2)
+    with pytest.raises(IngestError, match=r"count=0 must be a whole number"):
+        cpu_trace_to_workload(cpu, "t3.large", 0)
+    with pytest.raises(IngestError, match=r"cpu_per_request_ms=0 must be a positive"):
+        cpu_trace_to_workload(cpu, "t3.large", 2, cpu_per_request_ms=0)
+    gappy = write_csv(
+        tmp_path / "cpu_utilization_gap.csv",
+        grid(4) + grid(4, start="2026-05-01"),
+        [10] * 8,
+    )
+    holes = quiet_read(gappy, gap_policy="drop")
+    with pytest.raises(IngestError, match=r"dropped steps; read it with gap_policy"):
+        cpu_trace_to_workload(holes, "t3.large", 2)
 
 
 # --- property tests ------------------------------------------------------------------
