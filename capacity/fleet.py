@@ -471,14 +471,16 @@ def _group_queue(
     kept: FloatArray,
     step_s: float,
     listen_queue: float,
+    request_timeout_s: float,
 ) -> TargetQueue:
     """The queue of one group's targets: its arrivals and speed in every step."""
     vcpu = state.instance.vcpu
     targets = np.maximum(group.targets, 1.0)
     arrival = state.requests_per_s * kept * group.share_frac / targets
     service = vcpu * state.cpu_per_request_s / group.capacity_vcpu
+    speed = group.capacity_vcpu / vcpu
     return target_queue(
-        arrival, service, vcpu, group.capacity_vcpu / vcpu, step_s, listen_queue
+        arrival, service, vcpu, speed, step_s, listen_queue, request_timeout_s
     )
 
 
@@ -560,7 +562,10 @@ def _mixed_groups(
     fleet with fresh and throttled targets (a mixture of the two groups' queues)."""
     step_s, listen_queue, request_timeout_s, hc_timeout_s, hc_probe_s = limits
     servers = state.instance.vcpu
-    queues = [_group_queue(g, state, kept, step_s, listen_queue) for g in groups]
+    queues = [
+        _group_queue(g, state, kept, step_s, listen_queue, request_timeout_s)
+        for g in groups
+    ]
     shape = queues[0].service_s.shape
     request_weights = [np.broadcast_to(g.share_frac, shape) for g in groups]
     target_weights = [g.targets / state.counts for g in groups]

@@ -2,8 +2,12 @@
 
 Below saturation a target is an M/G/c queue (exact M/M/c at unit service SCV); at or
 above it, or while a backlog remains, a fluid queue whose backlog grows at arrivals
-minus throughput up to the listen-queue limit (DESIGN.md "Performance model",
-QUEUEING.md 3.2). Percentiles of stable steps come from a table over the
+minus throughput up to a bound: the listen-queue limit, or the backlog the target
+clears within the request timeout, whichever is smaller (DESIGN.md "Performance
+model", QUEUEING.md 3.2). Past the bound the excess fails (refused, or given up by
+the load balancer at its timeout) while the target keeps completing requests at its
+full throughput: an overloaded target fails the excess of demand over capacity, not
+every request. Percentiles of stable steps come from a table over the
 utilisation levels present, so the cost does not grow with the number of steps.
 Used by :mod:`capacity.fleet`; all arrays are (configs, steps).
 """
@@ -27,15 +31,26 @@ GRID_STEP = 0.01  # spacing of the utilisation table in -ln(1 - rho)
 MIXTURE_STEPS = 48  # bisection halvings for the percentiles of a mixed fleet
 
 
-@njit(cache=True)
 def fluid_backlog(
-    excess_per_s: FloatArray, step_s: float, limit: float
+    excess_per_s: FloatArray, step_s: float, limit: float | FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Mean backlog per step and requests dropped at the limit, exact for a fluid.
+    """Mean backlog per step and requests failed at the bound, exact for a fluid.
 
     The backlog moves at ``excess_per_s`` (arrivals minus throughput) within
-    [0, limit]; each step is split where it reaches a bound.
+    [0, limit]; each step is split where it reaches a bound. ``limit`` is one
+    number or one per step [count]; arrivals beyond it fail.
     """
+    limits = np.ascontiguousarray(
+        np.broadcast_to(np.asarray(limit, dtype=float), excess_per_s.shape)
+    )
+    return _fluid_backlog(np.ascontiguousarray(excess_per_s), step_s, limits)
+
+
+@njit(cache=True)
+def _fluid_backlog(
+    excess_per_s: FloatArray, step_s: float, limits: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The compiled loop of :func:`fluid_backlog`, one limit per step."""
     configs, steps = excess_per_s.shape
     mean = np.zeros((configs, steps))
     dropped = np.zeros((configs, steps))
@@ -43,6 +58,9 @@ def fluid_backlog(
         backlog = 0.0
         for step in range(steps):
             rate = excess_per_s[config, step]
+            limit = limits[config, step]
+            over = max(backlog - limit, 0.0)  # a lower bound fails the surplus
+            backlog -= over
             bound = limit if rate > 0 else 0.0
             hit_s = (bound - backlog) / rate if rate != 0 else np.inf
             if hit_s >= step_s:
@@ -53,6 +71,7 @@ def fluid_backlog(
                 mean[config, step] = area / step_s
                 dropped[config, step] = max(rate, 0.0) * (step_s - hit_s)
                 end = bound
+            dropped[config, step] += over
             backlog = end
     return mean, dropped
 
@@ -65,11 +84,11 @@ class TargetQueue:
     service_s: FloatArray  # mean service time at the step's speed [s]
     utilisation_frac: FloatArray  # offered load per server, may exceed 1
     fluid_wait_s: FloatArray  # backlog / throughput; 0 when the queue is stable
-    dropped_frac: FloatArray  # arrivals refused at the full listen queue [0..1]
+    dropped_frac: FloatArray  # arrivals refused or timed out past the bound [0..1]
     speed_frac: FloatArray  # share of each vCPU left for requests [0..1]
     fluid: NDArray[np.bool_]  # step in the fluid (overload or backlog) regime
     waiting_frac: FloatArray  # Erlang C of the stable steps [0..1]
-    max_wait_s: FloatArray  # wait behind a full listen queue [s]
+    max_wait_s: FloatArray  # wait behind a backlog at its bound [s]
 
 
 def target_queue(
@@ -79,6 +98,7 @@ def target_queue(
     speed_frac: FloatArray,
     step_s: float,
     listen_queue: float,
+    request_timeout_s: float = math.inf,
 ) -> TargetQueue:
     """The queue of identical targets in every step: fluid backlog, drops, Erlang C.
 
@@ -96,29 +116,41 @@ def target_queue(
         Step length [s].
     listen_queue : float
         Requests a target holds before refusing more [count].
+    request_timeout_s : float
+        Client or ALB timeout [s]; a request not started within it fails and
+        costs the target no CPU. Infinite by default (no timeout).
 
     Returns
     -------
     TargetQueue
+
+    Notes
+    -----
+    The backlog is bounded by ``min(listen_queue, throughput x timeout)``: past the
+    listen queue new arrivals are refused, past the timeout the oldest waiting
+    requests are given up by the load balancer (504) and skipped by the target,
+    which keeps serving the rest at its full throughput. In a steady overload
+    ``arrivals = k x throughput`` the failed share is therefore ``1 - 1/k``.
     """
     throughput = servers / service_s
     excess = np.ascontiguousarray(
         np.broadcast_to(arrival_per_s - throughput, service_s.shape)
     )
-    backlog, dropped = fluid_backlog(excess, step_s, listen_queue)
+    bound = np.minimum(listen_queue, throughput * request_timeout_s)
+    backlog, dropped = fluid_backlog(excess, step_s, bound)
 
     utilisation = np.broadcast_to(arrival_per_s / throughput, service_s.shape)
     fluid = (backlog > 0) | (utilisation >= 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         dropped_frac = np.where(
-            arrival_per_s > 0, dropped / (arrival_per_s * step_s), 0.0
+            arrival_per_s > 0, np.minimum(dropped / (arrival_per_s * step_s), 1.0), 0.0
         )
     return TargetQueue(
         arrival_per_s=np.broadcast_to(arrival_per_s, service_s.shape),
         service_s=service_s,
         utilisation_frac=utilisation,
         fluid_wait_s=backlog / throughput,
-        max_wait_s=listen_queue / throughput,
+        max_wait_s=bound / throughput,
         dropped_frac=dropped_frac,
         speed_frac=np.broadcast_to(speed_frac, service_s.shape),
         fluid=fluid,
@@ -227,13 +259,18 @@ def failed_frac(
     request_timeout_s: float,
     p99_s: FloatArray,
 ) -> FloatArray:
-    """Requests dropped at a full listen queue or still unserved at the timeout.
+    """Requests refused, given up at the timeout, or still unserved at the timeout.
 
-    The stable tail is evaluated only where the timeout is under 40 times the p99:
-    beyond that the exponential tail is below 1e-40 and counted as 0.
+    In a backlog the failures are the queue's ``dropped_frac`` (arrivals past its
+    bound, see :func:`target_queue`); the requests it serves wait at most the
+    timeout and succeed (their service time, well under a second, is neglected
+    against the timeout). A backlog wait beyond the timeout, possible only for a
+    queue built without it, fails every request. The stable tail is evaluated only
+    where the timeout is under 40 times the p99: beyond that the exponential tail
+    is below 1e-40 and counted as 0.
     """
-    late = np.zeros(queue.service_s.shape)
-    near = queue.fluid | (request_timeout_s < 40.0 * p99_s)
+    late = (queue.fluid & (queue.fluid_wait_s > request_timeout_s)).astype(float)
+    near = ~queue.fluid & (request_timeout_s < 40.0 * p99_s)
     timeout = np.full(int(near.sum()), request_timeout_s)
     late[near] = response_survival(timeout, subset(queue, near), servers, scv)
     return queue.dropped_frac + (1.0 - queue.dropped_frac) * late
@@ -373,28 +410,30 @@ def _single_group_kernel(
             busy[config, step] = min(rho, 1.0)
 
             excess = rate - throughput
-            bound = listen_queue if excess > 0 else 0.0
+            limit = min(listen_queue, throughput * request_timeout_s)
+            dropped = max(backlog - limit, 0.0)  # a lower bound fails the surplus
+            backlog -= dropped
+            bound = limit if excess > 0 else 0.0
             hit_s = (bound - backlog) / excess if excess != 0 else np.inf
-            dropped = 0.0
             if hit_s >= step_s:
                 end = backlog + excess * step_s
                 mean_backlog = 0.5 * (backlog + end)
             else:
                 area = 0.5 * (backlog + bound) * hit_s + bound * (step_s - hit_s)
                 mean_backlog = area / step_s
-                dropped = max(excess, 0.0) * (step_s - hit_s)
+                dropped += max(excess, 0.0) * (step_s - hit_s)
                 end = bound
             backlog = end
-            dropped_frac = dropped / (rate * step_s) if rate > 0 else 0.0
+            dropped_frac = min(dropped / (rate * step_s), 1.0) if rate > 0 else 0.0
 
             probe_s = hc_probe_s / speed[config, step]
-            max_wait_s = listen_queue / throughput
+            max_wait_s = limit / throughput
             if mean_backlog > 0 or rho >= 1:
                 wait_s = mean_backlog / throughput
                 p50[config, step] = wait_s + tails[0] * mean_s
                 p95[config, step] = wait_s + tails[1] * mean_s
                 p99[config, step] = wait_s + tails[2] * mean_s
-                late = math.exp(-max(request_timeout_s - wait_s, 0.0) / mean_s)
+                late = 0.0  # the failures are the arrivals past the bound
                 probes[config, step] = 1.0 if wait_s + probe_s > hc_timeout_s else 0.0
             else:
                 stretch = -math.log1p(-rho)

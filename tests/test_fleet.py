@@ -53,9 +53,36 @@ def test_worked_chain_after_depletion() -> None:
         (30 + 0.05 / 0.3 * math.log(100)) * 1000, rel=1e-9
     )
     assert result.hc_fail_frac[first] == 1.0  # the backlog wait passes 5 s at u = 5 s
-    assert np.all(result.failed_frac[first + 2 :] == 1.0)  # waits beyond the 60 s ALB
+    # The backlog reaches 12 req/s x 60 s = 720 (a 60 s wait, the ALB timeout) at the
+    # end of the first minute; from then the target still completes 12 req/s and the
+    # other 12 req/s time out: half the requests fail, the served ones wait 60 s.
+    assert result.failed_frac[first + 1 :] == pytest.approx(0.5, rel=1e-12)
+    assert result.p50_ms[first + 1] == pytest.approx(
+        (60 + 0.05 / 0.3 * math.log(2)) * 1000, rel=1e-9
+    )
     assert result.summary is not None
     assert float(result.summary.hours_to_exhaustion[0]) == pytest.approx(24.0)
+
+
+@pytest.mark.parametrize("throttled_count", [1, 2])
+def test_overload_fails_only_the_excess_over_capacity(throttled_count: int) -> None:
+    # Fluid model of an ALB in front of throttled targets, in a steady overload:
+    # 2 t3.large held at baseline serve 2 x 2 x 0.3 / 0.05 = 24 req/s; 31.2 req/s is
+    # 1.3 x that. Assumptions: equal round-robin shares, a request not started
+    # within the 60 s timeout is given up by the ALB and skipped by the target, the
+    # target keeps completing 24 req/s. After the backlog fills (12 x 60 = 720
+    # requests, 60 s / 7.2 req/s of excess = 100 s) the failed share is the excess,
+    # 1 - 1/1.3 = 23.08 %. One throttled target of two (throttled_count=1) is a
+    # fleet of two groups (the mixture path) where only the throttled half is
+    # overloaded: 15.6 req/s on 12 req/s there, 1 - 12/15.6 of half the traffic.
+    work = steady(31.2 * throttled_count / 2 + 15.6 * (2 - throttled_count), 50.0, 1)
+    result = simulate_fleet(
+        work, "t3.large", 2, "standard", throttled_count=throttled_count
+    )
+
+    excess_frac = 1 - 1 / 1.3
+    expected = excess_frac if throttled_count == 2 else 0.5 * excess_frac
+    assert result.failed_frac[5:] == pytest.approx(expected, rel=1e-9)
 
 
 def test_unlimited_mode_costs_three_cents_an_hour() -> None:
@@ -79,16 +106,17 @@ def test_fixed_type_has_no_ledger() -> None:
 
 def test_round_robin_overloads_a_throttled_target_that_lor_spares() -> None:
     # 4 t3.large, one held at baseline, 60 req/s of 50 ms. Round robin: 15 req/s to
-    # the throttled target whose capacity is 12 req/s; its backlog passes the 60 s
-    # timeout after 60 x 12 / 3 = 240 s, so a quarter of all requests fail. Least
-    # outstanding requests shares by capacity: rho = 60 / (3 x 40 + 12) = 0.4545.
+    # the throttled target whose capacity is 12 req/s; its backlog reaches a 60 s
+    # wait (720 requests) after 720 / 3 = 240 s, then it still serves 12 req/s and
+    # the 3 req/s of excess time out: 3 / 15 of a quarter, 5 % of all requests.
+    # Least outstanding requests shares by capacity: rho = 60 / (3 x 40 + 12).
     work = steady(60.0, 50.0, 2)
     kwargs = {"mode": "standard", "throttled_count": 1}
 
     round_robin = simulate_fleet(work, "t3.large", 4, **kwargs)
     least = simulate_fleet(work, "t3.large", 4, routing="least_outstanding", **kwargs)
 
-    assert round_robin.failed_frac[-1] == pytest.approx(0.25, rel=1e-6)
+    assert round_robin.failed_frac[-1] == pytest.approx(0.05, rel=1e-6)
     assert least.failed_frac[-1] < 1e-9
     assert least.utilisation_frac[-1] == pytest.approx(60 / 132)
     assert least.p99_ms[-1] < 1000.0
