@@ -6,7 +6,8 @@ parameters cell) and rejects unknown names and wrong types with a
 :class:`~capacity.errors.ParameterError` naming the parameter, the value and the fix.
 :func:`load_params_yaml` reads YAML strictly: scalars that YAML 1.1 silently turns into
 something else (``0730`` into the octal number 472, ``1:30`` into 90) are kept as
-:class:`AmbiguousScalar` so that the check can name them.
+:class:`AmbiguousScalar` so that the check can name them. :func:`sizing_workload` reads
+the workload the parameters name.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from capacity import ingest
+from capacity.catalog import get_instance
 from capacity.errors import ParameterError
+from capacity.workload import Workload, load_default, rescale_to_daily_requests
 
 MODES = ("standard", "unlimited")
 OPERATING_SYSTEMS = ("linux", "windows")
 INITIAL_CREDITS = ("warmup", "full", "empty")
 LARGEST_INT = 10**9  # larger integers are typing slips, not sizing parameters
+DEFAULT_CPU_PER_REQUEST_MS = 8.0  # CPU per request of an export that names none [ms]
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class SizingParams:
     tz: str = "UTC"  # timezone of naive timestamps in the workload file
     requests_per_day: float | None = None  # rescale traffic to this volume [1/day]
     cpu_per_request_ms: float | None = None  # CPU per request [ms]; None: workload's
+    current_instance_type: str | None = None  # type a CPUUtilization export ran on
+    current_count: int | None = None  # instances that export averages over [instances]
     families: tuple[str, ...] | None = None  # instance families; None: whole catalog
     sizes: tuple[str, ...] | None = None  # sizes (large, xlarge...); None: every size
     modes: tuple[str, ...] = MODES  # credit modes tried for burstable types
@@ -133,6 +141,7 @@ class SizingParams:
             _require_positive("requests_per_day", self.requests_per_day)
         if self.cpu_per_request_ms is not None:
             _require_positive("cpu_per_request_ms", self.cpu_per_request_ms)
+        self._validate_current_fleet()
         if not 0.0 <= self.discount_pct < 100.0:
             raise ParameterError(
                 f"discount_pct={self.discount_pct!r} is outside [0, 100); give the "
@@ -151,6 +160,111 @@ class SizingParams:
         for index, surge in enumerate(self.surges):
             _require_positive(f"surges[{index}].hours", surge.hours)
             _require_positive(f"surges[{index}].multiplier", surge.multiplier)
+
+    def _validate_current_fleet(self) -> None:
+        given = (self.current_instance_type is None, self.current_count is None)
+        if given[0] != given[1]:
+            raise ParameterError(
+                f"current_instance_type={self.current_instance_type!r} and "
+                f"current_count={self.current_count!r}: give both (the fleet a "
+                f"CPUUtilization export was measured on) or neither"
+            )
+        if self.current_count is not None:
+            _require_positive("current_count", self.current_count)
+        if self.current_instance_type is not None:
+            get_instance(self.current_instance_type)
+
+
+def sizing_workload(params: SizingParams) -> Workload:
+    """The workload the parameters name: the bundled default or a metrics export.
+
+    Parameters
+    ----------
+    params
+        ``workload`` is ``"default"`` or an export path; ``metric``, ``tz``,
+        ``requests_per_day`` and ``cpu_per_request_ms`` say how to read it, and a
+        ``CPUUtilization`` export also needs ``current_instance_type`` and
+        ``current_count``, the fleet it was measured on.
+
+    Returns
+    -------
+    Workload
+        A ``RequestCount`` export as its rate, a ``CPUUtilization`` export as the
+        request rate its busy vCPUs serve at ``cpu_per_request_ms`` (8 ms if not
+        given), rescaled to ``requests_per_day`` if given.
+
+    Raises
+    ------
+    ParameterError
+        For a CPUUtilization export without the current fleet, the current fleet
+        given with another metric, or a metric that is neither.
+    IngestError, CatalogError
+        For a file that cannot be read as a workload, or an unknown type.
+
+    Notes
+    -----
+    A throttled or saturated current fleet under-states demand (see
+    :func:`capacity.ingest.cpu_trace_to_workload`, which warns).
+
+    Examples
+    --------
+    >>> w = sizing_workload(SizingParams(cpu_per_request_ms=5.0))
+    >>> float(w.cpu_per_request_s[0])
+    0.005
+    """
+    if params.workload == "default":
+        return _default_workload(params)
+
+    trace = ingest.read_metric(params.workload, metric=params.metric, tz=params.tz)
+    cpu_per_request_ms = params.cpu_per_request_ms or DEFAULT_CPU_PER_REQUEST_MS
+    if trace.metric == "CPUUtilization":
+        return _cpu_workload(trace, params, cpu_per_request_ms)
+
+    if params.current_instance_type is not None:
+        raise ParameterError(
+            f"current_instance_type={params.current_instance_type!r} applies to a "
+            f"CPUUtilization export only, and {params.workload} holds "
+            f"{trace.metric}; leave current_instance_type and current_count unset"
+        )
+    if trace.metric != "RequestCount":
+        raise ParameterError(
+            f"metric={trace.metric!r} in {params.workload} is not a workload; "
+            f"give a RequestCount or CPUUtilization export"
+        )
+    return ingest.trace_to_workload(
+        trace,
+        cpu_per_request_ms=cpu_per_request_ms,
+        requests_per_day=params.requests_per_day,
+    )
+
+
+def _default_workload(params: SizingParams) -> Workload:
+    workload = load_default()
+    if params.requests_per_day:
+        workload = rescale_to_daily_requests(workload, params.requests_per_day)
+
+    if params.cpu_per_request_ms is None:
+        return workload
+    cpu_s = np.full(len(workload.index), params.cpu_per_request_ms / 1000.0)
+    return dataclasses.replace(workload, cpu_per_request_s=cpu_s)
+
+
+def _cpu_workload(
+    trace: ingest.Trace, params: SizingParams, cpu_per_request_ms: float
+) -> Workload:
+    if params.current_instance_type is None or params.current_count is None:
+        raise ParameterError(
+            f"{params.workload} holds CPUUtilization; give current_instance_type "
+            f"and current_count (the fleet it was measured on, e.g. t3.large and "
+            f"4) to turn its busy CPU into requests"
+        )
+    return ingest.cpu_trace_to_workload(
+        trace,
+        params.current_instance_type,
+        params.current_count,
+        cpu_per_request_ms=cpu_per_request_ms,
+        requests_per_day=params.requests_per_day,
+    )
 
 
 class AmbiguousScalar(str):
@@ -271,6 +385,10 @@ def _as_optional_float(name: str, value: object) -> float | None:
     return None if value is None else _as_float(name, value)
 
 
+def _as_optional_int(name: str, value: object) -> int | None:
+    return None if value is None else _as_int(name, value)
+
+
 def _as_optional_str(name: str, value: object) -> str | None:
     if isinstance(value, Path):
         return str(value)
@@ -333,6 +451,8 @@ _CONVERTERS: dict[str, Any] = {
     "tz": _as_str,
     "requests_per_day": _as_optional_float,
     "cpu_per_request_ms": _as_optional_float,
+    "current_instance_type": _as_optional_str,
+    "current_count": _as_optional_int,
     "families": _as_optional_names,
     "sizes": _as_optional_names,
     "modes": _as_names,

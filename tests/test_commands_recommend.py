@@ -12,7 +12,7 @@ import pytest
 
 from capacity.commands import recommend as command
 from capacity.errors import CapacityError, ParameterError
-from capacity.params import SizingParams
+from capacity.params import SizingParams, sizing_workload
 
 SMALL = """
 families: [t3, c5]
@@ -69,7 +69,7 @@ def test_an_impossible_search_lists_the_rejections(tmp_path: Path) -> None:
 def test_the_cpu_cost_parameter_sets_every_step() -> None:
     params = SizingParams.from_mapping({"cpu_per_request_ms": 12.5})
 
-    workload = command.sizing_workload(params)
+    workload = sizing_workload(params)
 
     np.testing.assert_array_equal(workload.cpu_per_request_s, 0.0125)
 
@@ -77,7 +77,7 @@ def test_the_cpu_cost_parameter_sets_every_step() -> None:
 def test_requests_per_day_rescales_the_default_workload() -> None:
     params = SizingParams.from_mapping({"requests_per_day": 8.64e6})
 
-    workload = command.sizing_workload(params)
+    workload = sizing_workload(params)
 
     assert workload.requests_per_s.mean() == pytest.approx(100.0)  # 8.64e6 / 86,400
 
@@ -130,7 +130,7 @@ def test_a_real_cloudwatch_request_count_export(tmp_path: Path, nab_dir: Path) -
         {"workload": str(export), "metric": "RequestCount", "cpu_per_request_ms": 50}
     )
 
-    workload = command.sizing_workload(params)
+    workload = sizing_workload(params)
     text = run_command(
         tmp_path,
         f"workload: '{export}'\nmetric: RequestCount\ncpu_per_request_ms: 50\n"

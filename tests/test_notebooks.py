@@ -141,23 +141,33 @@ def test_sizing_on_elb_request_counts_scaled_to_100m_a_day(
 
 @pytest.mark.slow
 @pytest.mark.shared
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotebookRunError,
-    reason="ingest has no CPUUtilization-to-Workload conversion yet; "
-    "sizing_workload accepts RequestCount exports only",
-)
 def test_sizing_on_a_cpu_utilisation_export(tmp_path: Path, nab_dir: Path) -> None:
+    export = nab_dir / "ec2_cpu_utilization_825cc2.csv"
     parameters = {
-        "workload": str(nab_dir / "ec2_cpu_utilization_5f5533.csv"),
+        "workload": str(export),
         "metric": "CPUUtilization",
+        "current_instance_type": "t3.xlarge",
+        "current_count": 2,
         "families": ["t3", "c5"],
         "sizes": ["large"],
     }
 
     result = report.run_notebook("sizing", parameters, output_dir=tmp_path)
 
-    assert result.results["p99_at_peak_ms"] <= 250.0
+    # Busy CPU of 2 x t3.xlarge (4 vCPU each) at 8 ms per request (the default):
+    # requests/day = mean CPU % / 100 x 8 vCPU / 0.008 s x 86,400 s.
+    values = pd.read_csv(export)["value"]
+    expected_per_day = values.mean() / 100 * 8 / 0.008 * 86_400
+    results = result.results
+    assert results["requests_per_day"] == pytest.approx(expected_per_day, rel=0.01)
+    # The peak, 99.12 % of 8 vCPU (README maximum), is 7.93 busy vCPUs. Headroom
+    # 0.25 needs 7.93 / 0.75 = 10.6 vCPUs, so at least 6 large (2 vCPU) instances.
+    count = results["recommended_count"]
+    assert count >= 6
+    assert results["peak_utilisation_frac"] == pytest.approx(
+        0.9912 * 8 / (2 * count), rel=1e-3
+    )
+    assert results["p99_at_peak_ms"] <= 250.0
 
 
 @pytest.mark.slow

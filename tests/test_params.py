@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import warnings
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capacity.errors import ParameterError
+from capacity.errors import CapacityWarning, CatalogError, ParameterError
 from capacity.params import (
     AmbiguousScalar,
     SizingParams,
     Surge,
     load_params_yaml,
+    sizing_workload,
 )
 
 
@@ -146,6 +150,14 @@ def test_a_string_number_is_rejected() -> None:
             r"discount_pct=30.0 and committed_price_table are both given",
         ),
         ({"os": "macos"}, r"os: unknown value 'macos'"),
+        (
+            {"current_instance_type": "t3.large"},
+            r"current_instance_type='t3.large' and current_count=None: give both",
+        ),
+        (
+            {"current_instance_type": "t3.large", "current_count": 0},
+            r"current_count=0 must be greater than zero",
+        ),
         ({"initial_credits": "ful"}, r"initial_credits: unknown value 'ful'"),
         ({"surges": [{"start": "x", "hours": 1, "multiplier": 2}]}, r"not an ISO"),
         ({"surges": [{"start": "2026-04-06", "hours": 1}]}, r"give exactly start"),
@@ -180,3 +192,78 @@ def test_round_trip_through_a_mapping(p99_slo_ms: float, zones: int) -> None:
     params = SizingParams.from_mapping({"p99_slo_ms": p99_slo_ms, "zones": zones})
 
     assert SizingParams.from_mapping(dataclasses.asdict(params)) == params
+
+
+def test_an_unknown_current_type_is_rejected() -> None:
+    with pytest.raises(CatalogError, match=r"t3.lage"):
+        SizingParams.from_mapping(
+            {"current_instance_type": "t3.lage", "current_count": 2}
+        )
+
+
+@pytest.mark.shared
+def test_a_cpu_utilisation_export_sizes_from_the_current_fleet(nab_dir: Path) -> None:
+    # NAB's ec2_cpu_utilization_825cc2: CPUUtilization [%] every 5 minutes, median
+    # 92.45 % (README). On 3 x c5.large (2 vCPU each) at 10 ms per request the median
+    # step serves 0.9245 x 2 x 3 / 0.010 = 554.7 requests/s.
+    export = nab_dir / "ec2_cpu_utilization_825cc2.csv"
+    params = SizingParams.from_mapping(
+        {
+            "workload": str(export),
+            "current_instance_type": "c5.large",
+            "current_count": 3,
+            "cpu_per_request_ms": 10,
+        }
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CapacityWarning)
+        workload = sizing_workload(params)
+
+    assert np.median(workload.requests_per_s) == pytest.approx(554.7, abs=0.5)
+    np.testing.assert_array_equal(workload.cpu_per_request_s, 0.010)
+
+
+@pytest.mark.shared
+def test_a_cpu_export_needs_the_current_fleet(nab_dir: Path) -> None:
+    export = nab_dir / "ec2_cpu_utilization_825cc2.csv"
+    params = SizingParams.from_mapping({"workload": str(export)})
+
+    with pytest.raises(ParameterError, match=r"holds CPUUtilization; give current_"):
+        sizing_workload(params)
+
+
+@pytest.mark.shared
+def test_the_current_fleet_applies_to_cpu_exports_only(nab_dir: Path) -> None:
+    export = nab_dir / "elb_request_count_8c0756.csv"
+    params = SizingParams.from_mapping(
+        {
+            "workload": str(export),
+            "current_instance_type": "t3.large",
+            "current_count": 2,
+        }
+    )
+
+    with pytest.raises(ParameterError, match=r"applies to a CPUUtilization export"):
+        sizing_workload(params)
+
+
+@pytest.mark.shared
+def test_an_export_of_another_metric_is_not_a_workload(nab_dir: Path) -> None:
+    export = nab_dir / "ec2_network_in_257a54.csv"
+    params = SizingParams.from_mapping({"workload": str(export)})
+
+    with pytest.raises(
+        ParameterError, match=r"metric='NetworkIn' in .* not a workload"
+    ):
+        sizing_workload(params)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import capacity.params
+
+    results = doctest.testmod(capacity.params)
+    assert results.attempted >= 3
+    assert results.failed == 0

@@ -13,11 +13,10 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from capacity import ingest
 from capacity.alarms import fleet_alarms
 from capacity.catalog import get_instance, load_prices
 from capacity.errors import ParameterError
-from capacity.params import SizingParams, load_params_yaml
+from capacity.params import SizingParams, load_params_yaml, sizing_workload
 from capacity.recommend import (
     Constraints,
     Recommendation,
@@ -25,7 +24,7 @@ from capacity.recommend import (
     recommend,
     surge_workloads,
 )
-from capacity.workload import Workload, load_default, rescale_to_daily_requests
+from capacity.workload import Workload
 
 NAME = "recommend"
 TABLE_COLUMNS = [
@@ -94,32 +93,6 @@ def read_params(path: str) -> SizingParams:
     if not file.is_file():
         raise ParameterError(f"-f {path}: no such parameter file; check the path")
     return SizingParams.from_mapping(load_params_yaml(file.read_text()))
-
-
-def sizing_workload(params: SizingParams) -> Workload:
-    """The workload the parameters name: the bundled default or a metrics export.
-
-    Raises
-    ------
-    ParameterError, IngestError
-        For a file that cannot be read as a workload.
-    """
-    if params.workload == "default":
-        workload = load_default()
-        if params.requests_per_day:
-            workload = rescale_to_daily_requests(workload, params.requests_per_day)
-    else:
-        trace = ingest.read_metric(params.workload, metric=params.metric, tz=params.tz)
-        return ingest.trace_to_workload(
-            trace,
-            cpu_per_request_ms=params.cpu_per_request_ms or 8.0,
-            requests_per_day=params.requests_per_day,
-        )
-
-    if params.cpu_per_request_ms is not None:
-        cpu_s = np.full(len(workload.index), params.cpu_per_request_ms / 1000.0)
-        workload = dataclasses.replace(workload, cpu_per_request_s=cpu_s)
-    return workload
 
 
 def recommend_with_progress(
