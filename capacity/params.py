@@ -59,7 +59,9 @@ class SizingParams:
     families: tuple[str, ...] | None = None  # instance families; None: whole catalog
     sizes: tuple[str, ...] | None = None  # sizes (large, xlarge...); None: every size
     modes: tuple[str, ...] = MODES  # credit modes tried for burstable types
-    min_memory_gib: float = 0.0  # smallest memory per instance searched [GiB]
+    min_memory_gib: float = 4.0  # smallest memory per instance searched [GiB]; 4 GiB
+    # hosts the OS, the container agent and a few service containers, where the
+    # 0.5-2 GiB nano/micro/small types would win on price yet hold almost none
     max_count: int = 400  # largest fleet size searched [instances]
     p99_slo_ms: float = 250.0  # p99 response time objective [ms]
     slo_share_frac: float = 0.99  # share of steps that must meet the p99 objective

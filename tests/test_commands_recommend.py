@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 from pathlib import Path
@@ -161,3 +162,22 @@ def test_a_committed_price_table_prices_compute(tmp_path: Path) -> None:
     for option in record["options"]:
         compute = option["count"] * 730 * price[option["instance_type"]]
         assert option["compute_cost_usd"] == pytest.approx(compute)
+
+
+def test_the_default_search_skips_hosts_under_4_gib(
+    tmp_path: Path, root_dir: Path
+) -> None:
+    # Memory per type from the bundled catalog (AWS's instance type pages): the
+    # default min_memory_gib of 4 drops nano, micro and small types (0.5-2 GiB).
+    with (root_dir / "data" / "instance_types.csv").open(newline="") as stream:
+        memory_gib = {
+            row["instance_type"]: float(row["memory_gib"])
+            for row in csv.DictReader(stream)
+        }
+
+    record = json.loads(run_command(tmp_path, "zones: 3\n", "--json"))
+
+    searched = {row["instance_type"] for row in record["options"] + record["rejected"]}
+    assert min(memory_gib[name] for name in searched) >= 4.0
+    assert "t4g.medium" in searched  # 4 GiB: on the limit, still searched
+    assert memory_gib[record["recommendation"]["instance_type"]] >= 4.0
