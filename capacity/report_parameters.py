@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import nbformat
 import yaml
 
 from capacity.errors import ParameterError
@@ -63,6 +62,8 @@ def parameters_cell_source(path: Path) -> str:
     ParameterError
         If the file is not a notebook, or has no such cell, or more than one.
     """
+    import nbformat  # imported here, not at the top: report kernels never need it
+
     try:
         notebook = nbformat.read(path, as_version=4)
     except (OSError, ValueError) as error:
