@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.special import logsumexp
 
 from capacity.errors import ParameterError
 
@@ -166,6 +164,9 @@ def _von_mises_exponent(peak_to_mean: float, cosines: np.ndarray) -> float:
     which grows monotonically with ``k`` from 0 (flat); a bracket is found by
     doubling ``k`` and the root by Brent's method.
     """
+    from scipy.optimize import brentq  # here, not at the top: 0.3 s to import
+    from scipy.special import logsumexp
+
     log_target = math.log(peak_to_mean)
 
     def log_ratio_gap(k: float) -> float:
