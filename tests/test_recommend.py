@@ -12,14 +12,12 @@ from hypothesis import strategies as st
 from capacity.errors import ParameterError
 from capacity.params import Surge
 from capacity.recommend import (
-    Candidate,
-    Constraints,
-    FleetModel,
     candidates,
     evaluate_fleet,
     fleet_model_check,
     recommend,
 )
+from capacity.screening import Candidate, Constraints, FleetModel, FleetScreen
 from capacity.workload import daily_profile, with_cpu_step
 
 T3_VS_FIXED = [
@@ -157,7 +155,7 @@ def test_the_fleet_model_refutes_a_fleet_that_runs_out_of_credits() -> None:
     # baseline: once the credits are gone every target is unstable.
     limits = Constraints(zones=1, headroom_frac=0.0, max_count=20)
     model = FleetModel(outage_workload(), limits, initial_credits="full")
-    evaluation = model.evaluate(Candidate("t3.large", "standard"), 20)
+    evaluation = FleetScreen(model, Candidate("t3.large", "standard")).detailed(20)
 
     check = fleet_model_check(model, evaluation)
 

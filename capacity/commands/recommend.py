@@ -17,13 +17,8 @@ from capacity.alarms import fleet_alarms
 from capacity.catalog import get_instance, load_prices
 from capacity.errors import ParameterError
 from capacity.params import SizingParams, load_params_yaml, sizing_workload
-from capacity.recommend import (
-    Constraints,
-    Recommendation,
-    candidates,
-    recommend,
-    surge_workloads,
-)
+from capacity.recommend import Constraints, Recommendation, candidates, recommend
+from capacity.screening import surge_workloads
 from capacity.workload import Workload
 
 NAME = "recommend"
