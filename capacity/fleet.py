@@ -15,7 +15,7 @@ on the utilisation levels present, so one call over 20,160 steps takes milliseco
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,17 +59,6 @@ class FleetResult:
 
 
 @dataclass(frozen=True)
-class SheddingResult:
-    """Load shedding by priority to hold p99 within an SLO, per step."""
-
-    shed_frac: FloatArray  # share of all requests shed [0..1]
-    class_shed_frac: dict[str, FloatArray]  # share of each class's requests shed
-    p99_ms: FloatArray  # p99 of the requests kept [ms]
-    failed_frac: FloatArray  # kept requests that still fail [0..1]
-    slo_met: NDArray[np.bool_]  # p99 within the SLO after shedding
-
-
-@dataclass(frozen=True)
 class _Group:
     """Targets of one kind (fresh or held at baseline), all arrays (configs, steps)."""
 
@@ -79,7 +68,7 @@ class _Group:
 
 
 @dataclass(frozen=True)
-class _FleetState:
+class FleetState:
     """What the ledger decided, before queueing: capacity and routing per step."""
 
     instance: InstanceType
@@ -182,13 +171,13 @@ def simulate_fleet(
     >>> bool(result.p99_ms.max() < 1000)
     True
     """
-    state = _fleet_state(
+    state = fleet_state(
         workload, instance, count, mode, os, start_credits, routing, throttled_count
     )
-    _check_queue_settings(
+    check_queue_settings(
         service_scv, request_timeout_s, listen_queue, hc_timeout_s, hc_probe_ms
     )
-    result = _performance(
+    result = fleet_performance(
         state,
         np.ones((1, 1)),
         workload.step_s,
@@ -201,132 +190,7 @@ def simulate_fleet(
     return _squeeze(result) if np.ndim(count) == 0 else result
 
 
-def shed_to_slo(
-    workload: Workload,
-    instance: InstanceType | str,
-    count: int,
-    *,
-    slo_p99_ms: float,
-    shares: Mapping[str, float],
-    mode: str | None = None,
-    start_credits: float | None = None,
-    throttled_count: int | None = None,
-    routing: str = "round_robin",
-    request_timeout_s: float = 60.0,
-    listen_queue: float = 4096.0,
-) -> SheddingResult:
-    """Backpressure: the least traffic to shed, lowest priority first, to meet an SLO.
-
-    Parameters
-    ----------
-    workload, instance, count, mode, start_credits, throttled_count, routing
-        As :func:`simulate_fleet`.
-    slo_p99_ms : float
-        Target 99th percentile response time of the requests kept [ms], > 0.
-    shares : mapping of str to float
-        Share of the traffic in each priority class [0..1], most important first;
-        the shares sum to 1. The first class is never shed.
-    request_timeout_s, listen_queue
-        As :func:`simulate_fleet`.
-
-    Returns
-    -------
-    SheddingResult
-        Per step: share shed overall and per class, p99 and failures of the rest,
-        and whether the SLO holds (it cannot once only the first class is left).
-
-    Raises
-    ------
-    ParameterError
-        For shares that are negative or do not sum to 1, or a non-positive SLO.
-
-    Notes
-    -----
-    The kept fraction of each step is found by bisection on the fleet model. Shed
-    requests are refused at the edge and cost no CPU; the credit ledger is run on the
-    unshed demand, so the capacity is that of the unshed fleet (pessimistic when
-    shedding would have saved credits).
-
-    Examples
-    --------
-    >>> from capacity.workload import daily_profile
-    >>> w = daily_profile(6e6, 1.0, days=1, step_s=3600, cpu_per_request_ms=50.0)
-    >>> plan = shed_to_slo(w, "c5.large", 2, slo_p99_ms=500.0,
-    ...                    shares={"checkout": 0.5, "search": 0.5})
-    >>> bool(plan.slo_met.all() and plan.shed_frac.max() > 0)
-    True
-    """
-    names, weights = _check_shares(shares, slo_p99_ms)
-    state = _fleet_state(
-        workload,
-        instance,
-        count,
-        mode,
-        "linux",
-        start_credits,
-        routing,
-        throttled_count,
-    )
-    _check_queue_settings(1.0, request_timeout_s, listen_queue, 5.0, 1.0)
-
-    def p99_at(kept: FloatArray) -> FleetResult:
-        return _performance(
-            state, kept, workload.step_s, 1.0, request_timeout_s, listen_queue, 5.0, 0.0
-        )
-
-    sheddable = 1.0 - weights[0]
-    low = np.full((1, workload.index.size), 1.0 - sheddable)
-    high = np.ones_like(low)
-    for _ in range(30):
-        middle = 0.5 * (low + high)
-        meets = p99_at(middle).p99_ms <= slo_p99_ms
-        low = np.where(meets, middle, low)
-        high = np.where(meets, high, middle)
-
-    kept = np.where(p99_at(np.ones_like(low)).p99_ms <= slo_p99_ms, 1.0, low)
-    final = p99_at(kept)
-    shed = 1.0 - kept[0]
-    return SheddingResult(
-        shed_frac=shed,
-        class_shed_frac=_class_shedding(names, weights, shed),
-        p99_ms=final.p99_ms[0],
-        failed_frac=final.failed_frac[0],
-        slo_met=final.p99_ms[0] <= slo_p99_ms,
-    )
-
-
-def _class_shedding(
-    names: list[str], weights: FloatArray, shed: FloatArray
-) -> dict[str, FloatArray]:
-    """Spread the shed share over classes from the least important one up."""
-    remaining = shed.copy()
-    shedding: dict[str, FloatArray] = {}
-    for name, weight in reversed(list(zip(names, weights, strict=True))):
-        taken = np.minimum(remaining, weight)
-        shedding[name] = taken / weight if weight > 0 else np.zeros_like(shed)
-        remaining = remaining - taken
-    return {name: shedding[name] for name in names}
-
-
-def _check_shares(
-    shares: Mapping[str, float], slo_p99_ms: float
-) -> tuple[list[str], FloatArray]:
-    """Class names and shares in priority order, refused unless they sum to 1."""
-    names = list(shares)
-    weights = np.array([float(shares[name]) for name in names])
-    if not names or np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-9:
-        raise ParameterError(
-            f"shares={dict(shares)!r} must be non-negative fractions of the traffic "
-            "summing to 1, most important class first"
-        )
-    if not slo_p99_ms > 0:
-        raise ParameterError(
-            f"slo_p99_ms={slo_p99_ms!r} must be > 0; pass the p99 target in ms"
-        )
-    return names, weights
-
-
-def _check_queue_settings(
+def check_queue_settings(
     service_scv: float,
     request_timeout_s: float,
     listen_queue: float,
@@ -365,7 +229,7 @@ def _as_counts(name: str, count: int | Sequence[int], low: int) -> FloatArray:
     return values.astype(float)[:, None]
 
 
-def _fleet_state(
+def fleet_state(
     workload: Workload,
     instance: InstanceType | str,
     count: int | Sequence[int],
@@ -374,7 +238,7 @@ def _fleet_state(
     start_credits: float | None,
     routing: str,
     throttled_count: int | Sequence[int] | None,
-) -> _FleetState:
+) -> FleetState:
     """Run the ledger and split the fleet into fresh and throttled groups."""
     if routing not in ROUTINGS:
         raise ParameterError(
@@ -417,7 +281,7 @@ def _fleet_state(
         _Group(held_n, held_request_vcpu, 1.0 - fresh_share),
     )
     throttled = (fresh_vcpu < rules.vcpu - 1e-9) | (held > 0)
-    return _FleetState(
+    return FleetState(
         rules,
         counts,
         requests,
@@ -467,7 +331,7 @@ def _ledger_capacity(
 
 def _group_queue(
     group: _Group,
-    state: _FleetState,
+    state: FleetState,
     kept: FloatArray,
     step_s: float,
     listen_queue: float,
@@ -484,8 +348,8 @@ def _group_queue(
     )
 
 
-def _performance(
-    state: _FleetState,
+def fleet_performance(
+    state: FleetState,
     kept: FloatArray,
     step_s: float,
     scv: float,
@@ -534,7 +398,7 @@ def _performance(
 
 def _one_group(
     group: _Group,
-    state: _FleetState,
+    state: FleetState,
     kept: FloatArray,
     scv: float,
     limits: tuple[float, float, float, float, float],
@@ -553,7 +417,7 @@ def _one_group(
 
 def _mixed_groups(
     groups: list[_Group],
-    state: _FleetState,
+    state: FleetState,
     kept: FloatArray,
     scv: float,
     limits: tuple[float, float, float, float, float],

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from capacity import queueing
 from capacity.errors import ParameterError
-from capacity.fleet import shed_to_slo, simulate_fleet
+from capacity.fleet import simulate_fleet
+from capacity.shedding import shed_to_slo
 from capacity.workload import Workload
 
 
@@ -179,7 +180,7 @@ def test_shedding_meets_the_slo_with_the_least_shed() -> None:
     # must put the M/M/2 p99 right at the SLO, taken from the lowest class first.
     work = steady(70.0, 50.0, 0.5)
     plan = shed_to_slo(
-        work, "c5.large", 2, slo_p99_ms=500.0, shares={"pay": 0.7, "feed": 0.3}
+        work, "c5.large", 2, p99_slo_ms=500.0, shares={"pay": 0.7, "feed": 0.3}
     )
 
     kept_rate = 35.0 * (1 - plan.shed_frac[0])
@@ -200,7 +201,7 @@ def test_shedding_cannot_touch_the_first_class() -> None:
         1,
         mode="standard",
         start_credits=0.0,
-        slo_p99_ms=500.0,
+        p99_slo_ms=500.0,
         shares={"pay": 0.6, "feed": 0.4},
     )
 
@@ -231,6 +232,6 @@ def test_bad_shares_are_rejected() -> None:
             steady(10.0, 50.0, 0.1),
             "c5.large",
             1,
-            slo_p99_ms=100.0,
+            p99_slo_ms=100.0,
             shares={"a": 0.5, "b": 0.6},
         )
