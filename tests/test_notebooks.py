@@ -314,6 +314,18 @@ def test_incident_replay_drains_credits_on_the_morning_of_day_2(
 
 
 @pytest.mark.slow
+def test_incident_replay_fails_about_a_quarter_of_requests_after_08_15(
+    incident_run: report.RunResult,
+) -> None:
+    results = incident_run.results
+
+    # INCIDENT.md: about 23 % of requests fail from 08:15 to 17:40, and many of
+    # the rest are much slower than usual (the replay makes all of them slow).
+    assert results["failed_frac_08_15_to_17_40"] == pytest.approx(0.23, abs=0.02)
+    assert results["slow_frac_of_served_08_15_to_17_40"] >= 0.5
+
+
+@pytest.mark.slow
 def test_incident_replay_deployment_needs_the_longer_timeout(
     incident_run: report.RunResult,
 ) -> None:

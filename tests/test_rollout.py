@@ -9,23 +9,43 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from capacity import general_queues
 from capacity.commands import rollout as command
 from capacity.errors import ParameterError
+from capacity.fleet import simulate_fleet
 from capacity.incident import (
     OUTAGE_ROLLOUT,
     credit_drain,
+    outage_impact,
     outage_workload,
     replay_outage_credits,
     replay_outage_deployment,
+    replay_outage_fleet,
 )
 from capacity.rollout import (
     RolloutSettings,
     instance_refresh_settings,
     simulate_rollout,
 )
+from capacity.workload import Workload
+
+
+def steady_workload(requests_per_s: float, cpu_ms: float, hours: float) -> Workload:
+    """A constant workload on a one-minute UTC grid."""
+    steps = int(hours * 60)
+    index = pd.date_range("2026-04-05", periods=steps, freq="60s", tz="UTC")
+    return Workload(
+        index=index,
+        requests_per_s=np.full(steps, requests_per_s),
+        cpu_per_request_s=np.full(steps, cpu_ms / 1000),
+        background_vcpu=np.zeros(steps),
+        name="steady",
+        source="test",
+    )
+
 
 QUIET = RolloutSettings(cpu_per_request_ms=50.0, hours=0.5)
 
@@ -83,15 +103,51 @@ def test_outage_deployment_converges_with_five_times_the_timeout() -> None:
 
 
 def test_outage_credits_run_out_on_the_morning_of_day_two() -> None:
-    # INCIDENT.md: release day 1 ~14:00, 502/504 from day 2 08:15. By hand: 1.38
-    # busy vCPU against a 0.6 baseline burns (1.38 - 0.6) x 60 = 47 credits/h, so
-    # 864 credits last about 18.5 h: 14:00 + 18.5 h = about 08:30.
+    # INCIDENT.md: release day 1 ~14:00, 502/504 from day 2 08:15. By hand, with
+    # f(t) = 1 + 0.1 cos(2 pi (t - 15) / 24) and the integral of the cosine term
+    # (24 / 2 pi) [sin]: 00:00-14:00 at 1157.4 x 0.012 / 25 = 0.5556 vCPU x f spends
+    # 0.5556 x 60 x 13.63 = 454.4 credits and earns 36 x 14 = 504, so 93 credits
+    # become 142.6 at the release. Then 0.7407 vCPU x f burns
+    # 44.44 x 17.97 - 36 x 18.25 = 141.8 credits from 14:00 to 08:15: empty then.
     drain = replay_outage_credits()
 
     assert drain.exhausted_at is not None
     assert drain.exhausted_at.day == 6
-    assert 7.0 <= drain.exhausted_at.hour + drain.exhausted_at.minute / 60 <= 9.0
+    assert 7.75 <= drain.exhausted_at.hour + drain.exhausted_at.minute / 60 <= 8.75
     assert drain.balance_credits.min() == 0.0
+
+
+def test_outage_fails_the_excess_over_the_throttled_fleet() -> None:
+    # INCIDENT.md: about 23 % of requests fail from 08:15 to 17:40. By hand: held
+    # to baseline the fleet serves 25 x 0.6 / 0.016 = 937.5 req/s; over the window
+    # the integral of f is 9.417 + 0.382 x 1.624 = 10.04 h, mean traffic
+    # 1157.4 x 10.04 / 9.417 = 1233.7 req/s, all above 937.5, so the excess fails:
+    # 1 - 937.5 / 1233.7 = 24.0 %. Every request served waits the 60 s timeout.
+    impact = outage_impact(outage_workload(), replay_outage_fleet())
+
+    assert impact.failed_frac == pytest.approx(0.240, abs=0.005)
+    assert impact.failed_frac == pytest.approx(0.23, abs=0.02)
+    assert impact.slow_frac == pytest.approx(1.0)
+
+
+def test_outage_impact_weights_steps_by_traffic() -> None:
+    # Two t3.large held at baseline serve 24 req/s of 50 ms; 31.2 req/s is 1.3 x
+    # that: after the backlog fills (100 s) 1 - 1/1.3 fails and the rest wait 60 s.
+    work = steady_workload(31.2, 50.0, hours=1.0)
+    fleet = simulate_fleet(work, "t3.large", 2, "standard", throttled_count=2)
+
+    impact = outage_impact(work, fleet, start=work.index[5], end=work.index[-1])
+
+    assert impact.failed_frac == pytest.approx(1 - 1 / 1.3, rel=1e-9)
+    assert impact.slow_frac == 1.0
+
+
+def test_outage_impact_refuses_a_window_outside_the_workload() -> None:
+    work = steady_workload(31.2, 50.0, hours=1.0)
+    fleet = simulate_fleet(work, "t3.large", 2, "standard")
+
+    with pytest.raises(ParameterError, match="hold no step of the workload"):
+        outage_impact(work, fleet, start="2030-01-01T00:00Z", end="2030-01-02T00:00Z")
 
 
 def test_unlimited_mode_never_throttles_the_outage_fleet() -> None:
@@ -102,7 +158,10 @@ def test_unlimited_mode_never_throttles_the_outage_fleet() -> None:
 
 
 def test_credit_drain_without_the_release_keeps_credits() -> None:
-    drain = credit_drain(outage_workload(hash_cpu_ms=0.0), "t3.large", 25)
+    # Without the hash the fleet runs at 0.93 of its baseline on average.
+    drain = credit_drain(
+        outage_workload(hash_cpu_ms=0.0), "t3.large", 25, start_credits=93.0
+    )
 
     assert drain.exhausted_at is None
     assert math.isnan(drain.hours_to_exhaustion)
