@@ -34,6 +34,10 @@ OPERATING_SYSTEMS = ("linux", "windows")
 INITIAL_CREDITS = ("warmup", "full", "empty")
 LARGEST_INT = 10**9  # larger integers are typing slips, not sizing parameters
 DEFAULT_CPU_PER_REQUEST_MS = 8.0  # CPU per request of an export that names none [ms]
+# Smallest memory per instance searched by default [GiB]: 4 GiB hosts the OS, the
+# container agent and a few service containers, where the 0.5-2 GiB nano, micro and
+# small types would win on price yet hold almost none.
+DEFAULT_MIN_MEMORY_GIB = 4.0
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,8 @@ class SizingParams:
     families: tuple[str, ...] | None = None  # instance families; None: whole catalog
     sizes: tuple[str, ...] | None = None  # sizes (large, xlarge...); None: every size
     modes: tuple[str, ...] = MODES  # credit modes tried for burstable types
-    min_memory_gib: float = 4.0  # smallest memory per instance searched [GiB]; 4 GiB
-    # hosts the OS, the container agent and a few service containers, where the
-    # 0.5-2 GiB nano/micro/small types would win on price yet hold almost none
+    min_memory_gib: float = DEFAULT_MIN_MEMORY_GIB  # smallest memory per instance
+    # searched [GiB]; 4 GiB by default, for a container host (see the constant)
     max_count: int = 400  # largest fleet size searched [instances]
     p99_slo_ms: float = 250.0  # p99 response time objective [ms]
     slo_share_frac: float = 0.99  # share of steps that must meet the p99 objective

@@ -29,7 +29,7 @@ from capacity.catalog import PriceTable, get_instance, instance_types
 from capacity.cost import HOURS_PER_MONTH, Pricing, fleet_cost, instance_pricing
 from capacity.errors import ParameterError
 from capacity.fleet import simulate_fleet
-from capacity.params import MODES, Surge
+from capacity.params import DEFAULT_MIN_MEMORY_GIB, MODES, Surge
 from capacity.screening import (
     FIXED,
     Candidate,
@@ -95,7 +95,7 @@ def candidates(
     sizes: Iterable[str] | None = None,
     modes: Sequence[str] = MODES,
     *,
-    min_memory_gib: float = 0.0,
+    min_memory_gib: float = DEFAULT_MIN_MEMORY_GIB,
 ) -> list[Candidate]:
     """Catalog types of some families and sizes; burstable ones once per mode.
 
@@ -108,7 +108,8 @@ def candidates(
     modes
         Credit modes tried for burstable types.
     min_memory_gib
-        Smallest memory per instance the application needs [GiB].
+        Smallest memory per instance the application needs [GiB]; by default
+        4 GiB, a container host (0 keeps the nano, micro and small types).
 
     Returns
     -------

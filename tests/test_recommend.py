@@ -226,9 +226,25 @@ def test_candidates_come_sorted_with_both_modes_for_burstable_types() -> None:
     ]
 
 
+def test_the_default_memory_floor_is_a_4_gib_container_host() -> None:
+    # AWS-CREDITS.md 1.1: t3.nano 0.5, micro 1, small 2, medium 4, large 8 GiB
+    assert [c.instance_type for c in candidates(["t3"], modes=["standard"])] == [
+        "t3.2xlarge",
+        "t3.large",
+        "t3.medium",
+        "t3.xlarge",
+    ]
+    every_size = candidates(["t3"], modes=["standard"], min_memory_gib=0)
+    assert [c.instance_type for c in every_size][-3:] == [
+        "t3.nano",
+        "t3.small",
+        "t3.xlarge",
+    ]
+
+
 def test_a_memory_floor_drops_small_types() -> None:
     # AWS-CREDITS.md 1.1: t3.nano 0.5, micro 1, small 2, medium 4, large 8 GiB
-    found = candidates(["t3"], modes=["standard"], min_memory_gib=4)
+    found = candidates(["t3"], modes=["standard"], min_memory_gib=3.5)
 
     assert [c.instance_type for c in found] == [
         "t3.2xlarge",
