@@ -181,3 +181,26 @@ def test_the_default_search_skips_hosts_under_4_gib(
     assert min(memory_gib[name] for name in searched) >= 4.0
     assert "t4g.medium" in searched  # 4 GiB: on the limit, still searched
     assert memory_gib[record["recommendation"]["instance_type"]] >= 4.0
+
+
+@pytest.mark.shared
+def test_a_real_cpu_utilisation_export_of_the_current_fleet(
+    tmp_path: Path, nab_dir: Path
+) -> None:
+    # NAB's ec2_cpu_utilization_825cc2 on 2 x c5.xlarge (4 vCPU each): the peak,
+    # 99.12 % (README), is 0.9912 x 8 = 7.93 busy vCPUs. Headroom 0.25 needs
+    # 7.93 / 0.75 = 10.6 vCPUs: at least 6 c5.large (2 vCPU) or 3 c5.xlarge.
+    export = nab_dir / "ec2_cpu_utilization_825cc2.csv"
+    text = (
+        f"workload: '{export}'\ncurrent_instance_type: c5.xlarge\ncurrent_count: 2\n"
+        "families: [c5]\nsizes: [large, xlarge]\nzones: 1\n"
+    )
+
+    record = json.loads(run_command(tmp_path, text, "--json"))
+
+    best = record["recommendation"]
+    vcpu = {"c5.large": 2, "c5.xlarge": 4}[best["instance_type"]]
+    assert best["count"] * vcpu >= 10.6
+    assert best["peak_utilisation_frac"] == pytest.approx(
+        0.9912 * 8 / (best["count"] * vcpu), rel=1e-3
+    )
