@@ -4,9 +4,11 @@ Per step of a :class:`~capacity.workload.Workload`: the traffic and CPU per requ
 each instance's demand; the credit ledger says which instances are held to baseline;
 each target is then an M/M/c queue (c = vCPUs, each running at the speed the ledger
 allows, QUEUEING.md 3.2), or, at or above saturation, a fluid queue whose backlog grows
-to the listen-queue limit. From that come utilisation, response-time percentiles, the
-share of requests that fail (dropped at a full listen queue or past the client/ALB
-timeout) and the probability that a health-check probe times out.
+to the listen-queue limit or to what the target clears within the request timeout.
+An overloaded target keeps serving at its capacity and fails the excess (refused at
+a full listen queue, or given up by the ALB at its timeout). From that come
+utilisation, response-time percentiles, the share of requests that fail and the
+probability that a health-check probe times out.
 
 Everything is vectorised over (configs, steps): ``count`` may be a sequence of instance
 counts, and the response-time percentiles of stable steps are read from a table built
@@ -121,7 +123,8 @@ def simulate_fleet(
     service_scv : float
         Squared coefficient of variation of request CPU time [dimensionless].
     request_timeout_s : float
-        Client or ALB timeout [s]; requests still waiting then fail (504).
+        Client or ALB timeout [s]; requests not started by then fail (504) and
+        cost the target no CPU.
     listen_queue : float
         Requests a target holds before refusing more [count]; 4096 is Linux's
         default net.core.somaxconn since kernel 5.4.
@@ -156,8 +159,11 @@ def simulate_fleet(
     3.2). Poisson splitting is used for both (conservative for round robin). Stable
     steps use the exact M/M/c response time (Allen-Cunneen tail for
     ``service_scv != 1``); steps with a backlog use the fluid wait backlog /
-    throughput plus one service time. Health-check probes wait in the same queue
-    (QUEUEING.md 3.3).
+    throughput plus one service time. The backlog is bounded by the listen queue
+    and by throughput x timeout: in a steady overload of k times a target's
+    capacity it fails 1 - 1/k of its requests and serves the rest after about the
+    timeout (see :func:`capacity.targets.target_queue`). Health-check probes wait
+    in the same queue (QUEUEING.md 3.3).
 
     References
     ----------
