@@ -17,15 +17,18 @@ QUEUEING.md 3.1-3.3:
   by arrivals minus throughput plus a Gaussian fluctuation of variance
   lambda ca^2 + min(lambda, mu) cs^2 (the heavy-traffic diffusion of the queue, with
   ca^2 = 1/N for round robin over N targets and cs^2 = 1), reflected at 0 and
-  capped at the listen queue. A probe fails when the backlog ahead of it waits
+  capped at the listen queue or at what the task clears within the request
+  timeout, whichever is smaller. A probe fails when the backlog ahead of it waits
   longer than the timeout, so successive probes are correlated through the backlog
   as QUEUEING.md 3.3 requires, not coin flips.
 - New tasks on burstable hosts (an instance refresh) spend their share of the host's
   CPU credits, one credit per vCPU-minute above their baseline share, and run at
   that baseline share once the credits are gone (AWS-CREDITS.md 2.5).
-- Requests that arrive behind a wait longer than the request timeout, that find a
-  full listen queue, that are queued in a task when it is stopped, or that arrive
-  while no target is registered, fail (ALB 502/503/504).
+- Requests past that cap (refused at a full listen queue, or not started within
+  the request timeout: the ALB gives up and the task skips them), requests queued
+  in a task when it is stopped, and requests arriving while no target is
+  registered fail (ALB 502/503/504). An overloaded task keeps serving at its
+  capacity, so it fails the excess of its arrivals over that capacity.
 
 The loop runs once per simulated second over every task slot, compiled with numba.
 """
@@ -68,7 +71,7 @@ class RolloutSettings:
     grace_s: float = 60.0  # ECS healthCheckGracePeriodSeconds [s]
     start_s: float = 20.0  # launch to listening: image pull, start-up [s]
     drain_s: float = 30.0  # ALB deregistration delay [s]
-    request_timeout_s: float = 60.0  # ALB idle timeout: later responses fail [s]
+    request_timeout_s: float = 60.0  # ALB idle timeout: unstarted requests fail [s]
     listen_queue: float = 4096.0  # requests held before refusing (somaxconn) [count]
     hours: float = 3.0  # simulated horizon [hours]
     seed: int = 0  # seed of probe phases and probe fluctuations

@@ -213,8 +213,8 @@ def rollout_loop(
         )
         for i in range(slots):
             if state[i] == DRAINING and now >= drain_end[i]:
-                # Requests still queued fail, except those already counted as late.
-                failed += min(backlog[i], capacity[i] * request_timeout_s)
+                # Requests still queued fail (the backlog never exceeds the timeout).
+                failed += backlog[i]
                 backlog[i] = 0.0
                 fluid[i] = 0.0
                 state[i] = EMPTY
@@ -258,14 +258,16 @@ def rollout_loop(
             arrivals = share if takes else 0.0
             if state[i] == EMPTY or state[i] == STARTING:
                 continue
-            late = backlog[i] / capacity[i] > request_timeout_s
+            bound = min(listen_queue, capacity[i] * request_timeout_s)
             processed = min(backlog[i] + arrivals, capacity[i])
             spread = math.sqrt(arrivals / max(routed, 1) + min(arrivals, capacity[i]))
             noise = spread * draws[second, i]
             backlog[i] = max(backlog[i] + arrivals - capacity[i] + noise, 0.0)
-            overflow = max(backlog[i] - listen_queue, 0.0)
+            # Past the bound the excess is refused or timed out and skipped; the
+            # task keeps serving the rest at its capacity.
+            overflow = max(backlog[i] - bound, 0.0)
             backlog[i] -= overflow
-            failed += arrivals if late else overflow
+            failed += overflow
             if is_new[i] and credits[i] < np.inf:
                 busy_vcpu = task_vcpu * processed / new_capacity_per_s
                 earned = (new_baseline * task_vcpu - busy_vcpu) / 60.0
@@ -273,7 +275,7 @@ def rollout_loop(
                 speed[i] = 1.0 if credits[i] > 0 else new_baseline
                 capacity[i] = new_capacity_per_s * speed[i]
             flow = fluid[i] + arrivals - capacity[i]
-            fluid[i] = min(max(flow, 0.0), listen_queue)
+            fluid[i] = min(max(flow, 0.0), bound)
             if takes:
                 utilisation = arrivals / capacity[i]
                 if utilisation != cached_utilisation:

@@ -62,6 +62,32 @@ def test_normal_deployment_converges_in_batches() -> None:
     assert result.new_healthy_tasks[-1] == 100
 
 
+def test_an_overloaded_task_fails_only_the_excess() -> None:
+    # 10 tasks of 1 vCPU at 100 ms serve 10 x 10 = 100 req/s; 130 req/s is 1.3 x
+    # that. The 20 s request timeout is under the 30 s health-check timeout, so the
+    # probes (waiting at most 20 s) pass and every task stays in service. Once all
+    # are new and their backlogs hold 20 s of work, each still completes 10 req/s
+    # and its 3 req/s of excess time out: 1 - 1/1.3 = 23.08 % fail, up to the
+    # seeded fluctuation of the backlog.
+    settings = RolloutSettings(
+        tasks=10,
+        batch=1,
+        requests_per_s=130.0,
+        cpu_per_request_ms=100.0,
+        hc_timeout_s=30.0,
+        request_timeout_s=20.0,
+        hours=1.0,
+    )
+
+    result = simulate_rollout(settings)
+
+    failed = result.failed_per_s[1800:].sum()
+    assert result.converged and result.healthy_tasks[1800:].min() == 10
+    assert failed / (failed + result.served_per_s[1800:].sum()) == pytest.approx(
+        1 - 1 / 1.3, abs=0.005
+    )
+
+
 def test_simulation_is_deterministic_under_a_seed() -> None:
     settings = replace(OUTAGE_ROLLOUT, hours=0.3)
 
