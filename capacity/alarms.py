@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from capacity.breakeven import breakeven
 from capacity.catalog import InstanceType, credit_rules, get_instance
-from capacity.cost import breakeven
 from capacity.errors import ParameterError
 from capacity.workload import Workload
 

@@ -3,10 +3,7 @@
 Cost of a fleet over a horizon = instance-hours x price per hour (on-demand, or less a
 savings-plan or reserved discount) + surplus credits charged x the family's surplus
 rate per credit (the rate per vCPU-hour / 60). A month is 730 hours, a year 8,760.
-
-The breakeven between a burstable type in unlimited mode and a fixed-performance type
-is the average CPU at which both cost the same per hour: above it, the surplus charge
-makes the burstable type the dearer one.
+The breakeven against fixed-performance types is in :mod:`capacity.breakeven`.
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import pandas as pd
 
 from capacity.catalog import (
@@ -25,7 +21,7 @@ from capacity.catalog import (
     load_prices,
     surplus_usd_per_vcpu_h,
 )
-from capacity.errors import CatalogError, ParameterError
+from capacity.errors import ParameterError
 
 HOURS_PER_MONTH = 730.0  # AWS's billing month: 8,760 h / 12
 HOURS_PER_YEAR = 8760.0
@@ -65,28 +61,6 @@ class CostEstimate:
     price_retrieved: str  # ISO date of the compute price
 
 
-@dataclass(frozen=True)
-class Breakeven:
-    """The average CPU at which unlimited bursting costs what a fixed type costs."""
-
-    burstable: str  # burstable type, e.g. "t3.large"
-    fixed: str  # fixed-performance type, e.g. "m5.large"
-    breakeven_cpu_pct: float  # average CPU of the burstable type at equal cost [%]
-    cost_ratio_at_100_pct: float  # burstable at 100 % CPU / fixed, per hour
-    burstable_price_usd_per_h: float  # [USD/h]
-    fixed_price_usd_per_h: float  # [USD/h]
-    surplus_usd_per_vcpu_h: float  # the burstable family's surplus rate [USD/vCPU-h]
-    baseline_pct: float  # the burstable type's baseline per vCPU [%]
-    vcpu: int  # the burstable type's vCPUs [vCPU]
-    price_source: str  # provenance of the prices
-    price_retrieved: str  # ISO date of the prices, "" when given by the caller
-
-    @property
-    def burstable_always_cheaper(self) -> bool:
-        """True when the breakeven lies above 100 % CPU: no load makes it dearer."""
-        return self.breakeven_cpu_pct > 100.0
-
-
 def discounted_price_usd_per_h(
     on_demand_usd_per_h: float, discount_pct: float
 ) -> float:
@@ -119,7 +93,7 @@ def discounted_price_usd_per_h(
     >>> round(discounted_price_usd_per_h(0.096, 25.0), 6)
     0.072
     """
-    _require_price("on_demand_usd_per_h", on_demand_usd_per_h)
+    require_price("on_demand_usd_per_h", on_demand_usd_per_h)
     if not 0.0 <= discount_pct < 100.0:
         raise ParameterError(
             f"discount_pct={discount_pct!r} is outside [0, 100); give the discount "
@@ -197,7 +171,7 @@ def instance_pricing(
     """
     instance = get_instance(name)
     table = load_prices() if prices is None else prices
-    _require_matching_os(os, table)
+    require_matching_os(os, table)
     on_demand_usd_per_h = table.price_usd_per_h(instance.name)
 
     if committed_prices is not None:
@@ -329,310 +303,6 @@ def cost_breakdown(estimates: Sequence[CostEstimate]) -> pd.DataFrame:
     return pd.DataFrame([asdict(estimate) for estimate in estimates], columns=columns)
 
 
-def unlimited_cost_usd_per_h(
-    cpu_frac: np.ndarray | float,
-    *,
-    baseline_frac: float,
-    vcpu: int,
-    price_usd_per_h: float,
-    surplus_usd_per_vcpu_h: float,
-) -> np.ndarray:
-    """Hourly cost of a burstable instance in unlimited mode at a sustained CPU.
-
-    Parameters
-    ----------
-    cpu_frac
-        Average CPU utilisation per vCPU over 24 h [0..1].
-    baseline_frac
-        Baseline per vCPU [0..1].
-    vcpu
-        vCPUs of the type [vCPU].
-    price_usd_per_h
-        Hourly price [USD/h].
-    surplus_usd_per_vcpu_h
-        Surplus-credit rate [USD/vCPU-h].
-
-    Returns
-    -------
-    numpy.ndarray
-        ``price + max(0, cpu - baseline) x vcpu x rate`` [USD/h].
-
-    Notes
-    -----
-    AWS charges the surplus when the 24-hour average exceeds the baseline; below it
-    the hourly price covers all bursting.
-
-    References
-    ----------
-    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-unlimited-mode-concepts.html
-
-    Examples
-    --------
-    >>> float(unlimited_cost_usd_per_h(0.6, baseline_frac=0.3, vcpu=2,
-    ...       price_usd_per_h=0.0832, surplus_usd_per_vcpu_h=0.05))
-    0.1132
-    """
-    above_baseline_frac = np.maximum(
-        np.asarray(cpu_frac, dtype=float) - baseline_frac, 0
-    )
-    surplus_usd_per_h = above_baseline_frac * vcpu * surplus_usd_per_vcpu_h
-    return price_usd_per_h + surplus_usd_per_h
-
-
-def breakeven_cpu_frac(
-    *,
-    baseline_frac: float,
-    vcpu: int,
-    burstable_price_usd_per_h: float,
-    fixed_price_usd_per_h: float,
-    surplus_usd_per_vcpu_h: float,
-) -> float:
-    """Average CPU at which unlimited bursting costs as much as a fixed type.
-
-    Parameters
-    ----------
-    baseline_frac
-        Baseline per vCPU of the burstable type [0..1].
-    vcpu
-        vCPUs of the burstable type [vCPU].
-    burstable_price_usd_per_h, fixed_price_usd_per_h
-        Hourly prices [USD/h], > 0.
-    surplus_usd_per_vcpu_h
-        Surplus-credit rate of the burstable family [USD/vCPU-h], > 0.
-
-    Returns
-    -------
-    float
-        ``baseline + (P_fixed - P_burst) / (vcpu x rate)`` [0..1]; above 1 the
-        burstable type is cheaper at any load, below the baseline never.
-
-    Raises
-    ------
-    ParameterError
-        For a non-positive price or rate.
-
-    References
-    ----------
-    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-unlimited-mode-concepts.html#when-to-use-unlimited-mode
-
-    Examples
-    --------
-    AWS's t3.large against m5.large:
-
-    >>> round(breakeven_cpu_frac(baseline_frac=0.3, vcpu=2,
-    ...       burstable_price_usd_per_h=0.0835, fixed_price_usd_per_h=0.096,
-    ...       surplus_usd_per_vcpu_h=0.05), 6)
-    0.425
-    """
-    _require_price("burstable_price_usd_per_h", burstable_price_usd_per_h)
-    _require_price("fixed_price_usd_per_h", fixed_price_usd_per_h)
-    _require_price("surplus_usd_per_vcpu_h", surplus_usd_per_vcpu_h)
-
-    price_gap_usd_per_h = fixed_price_usd_per_h - burstable_price_usd_per_h
-    surplus_usd_per_h_per_frac = vcpu * surplus_usd_per_vcpu_h
-
-    return baseline_frac + price_gap_usd_per_h / surplus_usd_per_h_per_frac
-
-
-def breakeven(
-    burstable: str,
-    fixed: str,
-    *,
-    prices: PriceTable | None = None,
-    os: str = "linux",
-    burstable_price_usd_per_h: float | None = None,
-    fixed_price_usd_per_h: float | None = None,
-) -> Breakeven:
-    """Breakeven average CPU of a burstable type (unlimited) against a fixed type.
-
-    Parameters
-    ----------
-    burstable
-        A T2/T3/T3a/T4g type, e.g. ``"t3.large"``.
-    fixed
-        A fixed-performance type, e.g. ``"m5.large"``.
-    prices
-        Price table for the types not priced explicitly; None: the bundled table.
-    os
-        Operating system: sets the surplus rate; must match the price table when a
-        table price is used.
-    burstable_price_usd_per_h, fixed_price_usd_per_h
-        Prices to use instead of the table's [USD/h].
-
-    Returns
-    -------
-    Breakeven
-
-    Raises
-    ------
-    CatalogError
-        For an unknown type, a fixed type given as ``burstable`` or a burstable
-        type given as ``fixed``.
-    ParameterError
-        For a non-positive price, or an OS the price table is not for.
-
-    Notes
-    -----
-    The CPU is the burstable type's average utilisation per vCPU. A breakeven
-    above 100 % means the burstable type is cheaper at any load; it is returned as
-    computed, not clipped.
-
-    Examples
-    --------
-    >>> round(breakeven("t3.medium", "c5.large").breakeven_cpu_pct, 1)
-    63.4
-    """
-    burst = _burstable_type(burstable)
-    fixed_type = _fixed_type(fixed)
-    rate_usd_per_vcpu_h = surplus_usd_per_vcpu_h(burst.family, os)
-    burst_usd_per_h, fixed_usd_per_h, source, retrieved = _pair_prices(
-        burst.name,
-        fixed_type.name,
-        prices,
-        os,
-        burstable_price_usd_per_h,
-        fixed_price_usd_per_h,
-    )
-
-    baseline_frac = float(burst.baseline_frac or 0.0)
-    cpu_frac = breakeven_cpu_frac(
-        baseline_frac=baseline_frac,
-        vcpu=burst.vcpu,
-        burstable_price_usd_per_h=burst_usd_per_h,
-        fixed_price_usd_per_h=fixed_usd_per_h,
-        surplus_usd_per_vcpu_h=rate_usd_per_vcpu_h,
-    )
-
-    full_usd_per_h = unlimited_cost_usd_per_h(
-        1.0,
-        baseline_frac=baseline_frac,
-        vcpu=burst.vcpu,
-        price_usd_per_h=burst_usd_per_h,
-        surplus_usd_per_vcpu_h=rate_usd_per_vcpu_h,
-    )
-
-    return Breakeven(
-        burstable=burst.name,
-        fixed=fixed_type.name,
-        breakeven_cpu_pct=100.0 * cpu_frac,
-        cost_ratio_at_100_pct=float(full_usd_per_h) / fixed_usd_per_h,
-        burstable_price_usd_per_h=burst_usd_per_h,
-        fixed_price_usd_per_h=fixed_usd_per_h,
-        surplus_usd_per_vcpu_h=rate_usd_per_vcpu_h,
-        baseline_pct=100.0 * baseline_frac,
-        vcpu=burst.vcpu,
-        price_source=source,
-        price_retrieved=retrieved,
-    )
-
-
-def cost_curve(
-    result: Breakeven, cpu_pct: np.ndarray | Sequence[float] | None = None
-) -> pd.DataFrame:
-    """Hourly cost of both options of a breakeven across CPU levels.
-
-    Parameters
-    ----------
-    result
-        A breakeven from :func:`breakeven` (its prices and rate are used).
-    cpu_pct
-        Average CPU levels of the burstable type [%]; default 0, 1, ..., 100.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``cpu_pct``, ``burstable_usd_per_h`` (unlimited mode),
-        ``fixed_usd_per_h`` and ``cheaper`` (the cheaper type's name; the fixed
-        type on a tie).
-
-    Raises
-    ------
-    ParameterError
-        For CPU levels outside [0, 100].
-
-    Examples
-    --------
-    >>> curve = cost_curve(breakeven("t3.large", "m5.large"), [30, 60])
-    >>> curve["cheaper"].tolist()
-    ['t3.large', 'm5.large']
-    """
-    levels_pct = np.arange(101.0) if cpu_pct is None else np.asarray(cpu_pct, float)
-    if levels_pct.size and not (levels_pct.min() >= 0 and levels_pct.max() <= 100):
-        raise ParameterError(
-            f"cpu_pct must lie in [0, 100], got "
-            f"{levels_pct.min()}..{levels_pct.max()}; "
-            f"give average CPU per vCPU in percent"
-        )
-
-    burstable_usd_per_h = unlimited_cost_usd_per_h(
-        levels_pct / 100.0,
-        baseline_frac=result.baseline_pct / 100.0,
-        vcpu=result.vcpu,
-        price_usd_per_h=result.burstable_price_usd_per_h,
-        surplus_usd_per_vcpu_h=result.surplus_usd_per_vcpu_h,
-    )
-    fixed_usd_per_h = np.full_like(levels_pct, result.fixed_price_usd_per_h)
-
-    cheaper = np.where(
-        burstable_usd_per_h < fixed_usd_per_h, result.burstable, result.fixed
-    )
-    return pd.DataFrame(
-        {
-            "cpu_pct": levels_pct,
-            "burstable_usd_per_h": burstable_usd_per_h,
-            "fixed_usd_per_h": fixed_usd_per_h,
-            "cheaper": cheaper,
-        }
-    )
-
-
-def _burstable_type(name: str) -> InstanceType:
-    instance = get_instance(name)
-    if not instance.burstable:
-        raise CatalogError(
-            f"burstable={name!r} is a fixed-performance type; give a T2/T3/T3a/T4g "
-            f"type first and the fixed type second, e.g. t3.large m5.large"
-        )
-    return instance
-
-
-def _fixed_type(name: str) -> InstanceType:
-    instance = get_instance(name)
-    if instance.burstable:
-        raise CatalogError(
-            f"fixed={name!r} is a burstable type; give a fixed-performance type "
-            f"(c5, c6i, m5, ...) second, e.g. t3.large m5.large"
-        )
-    return instance
-
-
-def _pair_prices(
-    burstable: str,
-    fixed: str,
-    prices: PriceTable | None,
-    os: str,
-    burstable_price_usd_per_h: float | None,
-    fixed_price_usd_per_h: float | None,
-) -> tuple[float, float, str, str]:
-    """The two prices, and the table's provenance if a table price was used."""
-    given = {"burstable_price_usd_per_h": burstable_price_usd_per_h}
-    given["fixed_price_usd_per_h"] = fixed_price_usd_per_h
-    for argument, value in given.items():
-        if value is not None:
-            _require_price(argument, value)
-    if burstable_price_usd_per_h is not None and fixed_price_usd_per_h is not None:
-        return burstable_price_usd_per_h, fixed_price_usd_per_h, GIVEN_PRICE_SOURCE, ""
-
-    table = load_prices() if prices is None else prices
-    _require_matching_os(os, table)
-    burst_usd_per_h = burstable_price_usd_per_h or table.price_usd_per_h(burstable)
-    fixed_usd_per_h = fixed_price_usd_per_h or table.price_usd_per_h(fixed)
-    source = table.source
-    if burstable_price_usd_per_h is not None or fixed_price_usd_per_h is not None:
-        source = f"{GIVEN_PRICE_SOURCE} and {table.source}"
-    return burst_usd_per_h, fixed_usd_per_h, source, table.retrieved
-
-
 def _surplus_rate(instance: InstanceType, os: str) -> float:
     if not instance.burstable:
         return 0.0
@@ -651,7 +321,7 @@ def _discount_from_table(
     return 100.0 * (1.0 - committed_usd_per_h / on_demand_usd_per_h)
 
 
-def _require_matching_os(os: str, table: PriceTable) -> None:
+def require_matching_os(os: str, table: PriceTable) -> None:
     if str(os).strip().lower() != table.os.strip().lower():
         raise ParameterError(
             f"os={os!r} but the price table is for {table.os!r}; load a {os} price "
@@ -659,7 +329,7 @@ def _require_matching_os(os: str, table: PriceTable) -> None:
         )
 
 
-def _require_price(argument: str, value: float) -> None:
+def require_price(argument: str, value: float) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise ParameterError(
             f"{argument}={value!r} must be a positive, finite price in USD per hour"

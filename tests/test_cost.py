@@ -9,17 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capacity.catalog import PriceTable, load_prices
-from capacity.cost import (
+from capacity.breakeven import (
     breakeven,
     breakeven_cpu_frac,
-    cost_breakdown,
     cost_curve,
+    unlimited_cost_usd_per_h,
+)
+from capacity.catalog import PriceTable, load_prices
+from capacity.cost import (
+    cost_breakdown,
     discounted_price_usd_per_h,
     fleet_cost,
     instance_pricing,
     surplus_usd_per_credit,
-    unlimited_cost_usd_per_h,
 )
 from capacity.errors import CatalogError, ParameterError
 

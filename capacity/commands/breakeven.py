@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any, TextIO
 
-from capacity.cost import Breakeven, breakeven
+from capacity.breakeven import Breakeven, breakeven
 
 NAME = "breakeven"
 
