@@ -25,7 +25,7 @@ day 2; about 23 % of requests failing from 08:15 to 17:40; the rest much slower)
     ALB timeout.
 
     Why not a full bucket: from 864 credits, emptying by 08:15 needs demand 2.3
-    times the baseline all night, and a fleet held to its baseline then fails at
+    times the baseline all night, and a fleet held to its baseline then fails
     about 1 - 1/2.3 = 57 % of the requests (the former 31 ms replay failed 64 %).
     Why not the former peak-to-mean of 1.3: the load then still rises 38 % from
     08:15 to the 15:00 peak, and no CPU step that empties the balance at 08:15
@@ -33,7 +33,14 @@ day 2; about 23 % of requests failing from 08:15 to 17:40; the rest much slower)
     Not matched: the post-mortem's "roughly half of the rest much slower". The
     model's instances are identical and all throttled from the same minute, so
     every request served waits; a real fleet's hosts differ in balance and the
-    ALB ejects failing targets, which this replay does not model.
+    ALB ejects failing targets, which this replay does not model. (Five equal
+    cohorts holding 193 to 293 credits, with a 6 ms hash, give 22 % failed and
+    58 % of the rest slow; without that ejection the split is not trustworthy, so
+    it is not the default.) Nor "CPU at 100 % for over 12 hours" by 09:00: here
+    the fleet is 33-41 % busy overnight, and demand of the full 2 vCPU all night
+    would, once throttled to 0.6 vCPU, fail over 70 % of the requests; the figure
+    more likely reads a container's CPU share or a throttled host's guest view
+    than the instance's demand.
 
 Stuck deployment (the ECS deployment that "never completed", replayed at 17:30):
     100 tasks of 1 vCPU behind an ALB, 1,157 req/s, 70 ms of CPU per request, so
