@@ -15,6 +15,7 @@ Vega from a CDN.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,8 +42,32 @@ HEIGHT_PX = 220
 
 
 def enable_svg() -> None:
-    """Render Altair charts as static SVG in this kernel (no script, no CDN)."""
+    """Render Altair charts as static SVG in this kernel (no script, no CDN).
+
+    Notes
+    -----
+    vl-convert starts its JavaScript engine on the first chart, 0.5 s or more. This
+    call starts it on a background thread (vl-convert releases the GIL while it
+    works), so the start overlaps what the notebook does before its first chart.
+    vl-convert is imported here, in the caller's thread: imported on the background
+    thread, it held up the notebook's own imports by 0.8 s.
+    """
+    import vl_convert
+
     alt.renderers.enable("svg")
+    engine_start = threading.Thread(
+        target=_start_svg_engine, args=(vl_convert,), name="vl-convert", daemon=True
+    )
+    engine_start.start()
+
+
+def _start_svg_engine(vl_convert: Any) -> None:
+    """Render a one-point chart so vl-convert's engine is up before it is needed."""
+    one_point = {"data": {"values": [{"x": 0}]}, "mark": "point"}
+    try:
+        vl_convert.vegalite_to_svg({**one_point, "encoding": {"x": {"field": "x"}}})
+    except Exception:  # noqa: BLE001 - the first real chart raises it where it shows
+        return
 
 
 def decimate(
@@ -125,6 +150,17 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], chart: str) ->
         )
 
 
+def _epoch_ms(moments: pd.Series) -> pd.Series:
+    """Time-zone-aware datetimes as milliseconds since 1970-01-01 UTC.
+
+    Vega reads such a number as the same moment as the ISO 8601 text Altair would
+    write, draws the identical SVG, and parses it in about half the time (0.08 s
+    less per 4,000 points with vl-convert). Naive datetimes are left as text, which
+    Vega reads as local time.
+    """
+    return moments.dt.as_unit("ms").astype("int64")
+
+
 def _x_encoding(frame: pd.DataFrame, x: str, title: str) -> alt.X:
     """A temporal axis for datetimes, a quantitative one otherwise."""
     kind = "T" if _is_datetime(frame[x]) else "Q"
@@ -155,6 +191,8 @@ def time_series_chart(
         "x": _x_encoding(data, x, "time (UTC)" if _is_datetime(data[x]) else x),
         "y": alt.Y(f"{y}:Q", title=y_title or y),
     }
+    if _is_datetime(data[x]) and data[x].dt.tz is not None:
+        data = data.assign(**{x: _epoch_ms(data[x])})
     if group:
         encoding["color"] = alt.Color(f"{group}:N", title=group)
     chart = alt.Chart(data, title=title).mark_line().encode(**encoding)
