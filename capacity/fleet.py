@@ -203,7 +203,19 @@ def check_queue_settings(
     hc_timeout_s: float,
     hc_probe_ms: float,
 ) -> None:
-    """Refuse queue settings outside their physical range, naming the argument."""
+    """Refuse queue settings outside their physical range, naming the argument.
+
+    Parameters
+    ----------
+    service_scv, request_timeout_s, listen_queue, hc_timeout_s, hc_probe_ms
+        As :func:`simulate_fleet`.
+
+    Raises
+    ------
+    ParameterError
+        For a non-finite or non-positive timeout or queue, or a negative SCV or
+        probe time.
+    """
     settings = {
         "request_timeout_s": request_timeout_s,
         "listen_queue": listen_queue,
@@ -245,7 +257,24 @@ def fleet_state(
     routing: str,
     throttled_count: int | Sequence[int] | None,
 ) -> FleetState:
-    """Run the ledger and split the fleet into fresh and throttled groups."""
+    """Run the ledger and split the fleet into fresh and throttled groups.
+
+    Parameters
+    ----------
+    workload, instance, count, mode, os, start_credits, routing, throttled_count
+        As :func:`simulate_fleet`.
+
+    Returns
+    -------
+    FleetState
+        Capacity and routing share of each group per step, before queueing; the
+        input of :func:`fleet_performance`.
+
+    Raises
+    ------
+    ParameterError, CatalogError
+        As :func:`simulate_fleet`.
+    """
     if routing not in ROUTINGS:
         raise ParameterError(
             f"routing={routing!r} is not an ALB algorithm; use 'round_robin' or "
@@ -364,7 +393,27 @@ def fleet_performance(
     hc_timeout_s: float,
     hc_probe_s: float,
 ) -> FleetResult:
-    """Queueing in every step for the fraction ``kept`` of the traffic."""
+    """Queueing in every step for the fraction ``kept`` of the traffic.
+
+    Parameters
+    ----------
+    state : FleetState
+        From :func:`fleet_state`.
+    kept : numpy.ndarray
+        Share of the traffic admitted in each step [0..1], shape (1, steps) or
+        (1, 1); the rest is refused at the edge and costs no CPU.
+    step_s : float
+        Step length [s].
+    scv, request_timeout_s, listen_queue, hc_timeout_s
+        As :func:`simulate_fleet` (``scv`` is ``service_scv``).
+    hc_probe_s : float
+        CPU work of one probe at full speed [s].
+
+    Returns
+    -------
+    FleetResult
+        Shape (configs, steps).
+    """
     groups = [group for group in state.groups if group.targets.max() > 0]
     limits = (step_s, listen_queue, request_timeout_s, hc_timeout_s, hc_probe_s)
     if len(groups) == 1:
