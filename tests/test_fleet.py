@@ -235,3 +235,14 @@ def test_bad_shares_are_rejected() -> None:
             p99_slo_ms=100.0,
             shares={"a": 0.5, "b": 0.6},
         )
+
+
+def test_a_non_positive_slo_is_rejected_by_its_name() -> None:
+    with pytest.raises(ParameterError, match=r"p99_slo_ms=0.0 must be > 0"):
+        shed_to_slo(
+            steady(10.0, 50.0, 0.1),
+            "c5.large",
+            1,
+            p99_slo_ms=0.0,
+            shares={"a": 0.5, "b": 0.5},
+        )
