@@ -61,7 +61,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from capacity.catalog import InstanceType, get_instance
+from capacity.catalog import InstanceType, get_instance, surplus_usd_per_vcpu_h
 from capacity.credits import run_ledger
 from capacity.errors import ParameterError
 from capacity.fleet import FleetResult, simulate_fleet
@@ -111,6 +111,7 @@ class CreditDrain:
     exhausted_at: pd.Timestamp | None  # the moment the balance first reaches 0
     throttled_hours: float  # time held to baseline below demand [hours]
     surplus_charge_usd: float  # surplus credits charged, whole fleet [USD]
+    surplus_owed_usd: float  # surplus balance left at the end, whole fleet [USD]
 
 
 def credit_drain(
@@ -139,8 +140,8 @@ def credit_drain(
     Returns
     -------
     CreditDrain
-        The balance series and the exhaustion time, the throttled hours and the
-        surplus charge.
+        The balance series and the exhaustion time, the throttled hours, the
+        surplus charged and the surplus still owed at the end.
 
     Raises
     ------
@@ -150,6 +151,10 @@ def credit_drain(
     Notes
     -----
     Demand above the instance's vCPUs is clipped to them (it is unserved either way).
+    In unlimited mode AWS charges surplus credits only beyond the cap or when the
+    instance stops; ``surplus_owed_usd`` values what is left at the end at the
+    family's surplus rate, the charge if the fleet stopped then (a fleet that
+    stays above its baseline never repays it).
 
     Examples
     --------
@@ -165,6 +170,8 @@ def credit_drain(
         demand, instance=rules, step_s=workload.step_s, mode=mode, start_credits=start
     ).squeeze()
     hours = float(ledger.summary.hours_to_exhaustion)
+    owed_credits = float(ledger.summary.end_surplus_credits)
+    surplus_rate = surplus_usd_per_vcpu_h(rules.family) if owed_credits else 0.0
 
     exhausted_at = None
     if np.isfinite(hours):
@@ -179,6 +186,7 @@ def credit_drain(
         exhausted_at=exhausted_at,
         throttled_hours=float(ledger.summary.throttled_hours),
         surplus_charge_usd=float(ledger.summary.surplus_charge_usd) * count,
+        surplus_owed_usd=owed_credits * count / 60.0 * surplus_rate,
     )
 
 

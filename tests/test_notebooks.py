@@ -349,3 +349,5 @@ def test_incident_replay_alternatives_are_not_throttled(
     assert float(rows["c5.large fixed"]["throttled_hours"]) == 0.0
     assert float(rows["t3.large standard"]["throttled_hours"]) > 0.0
     assert float(rows["c5.large fixed"]["surplus_usd"]) == 0.0
+    # Unlimited mode owes surplus credits for every vCPU-minute above baseline.
+    assert float(rows["t3.large unlimited"]["surplus_usd"]) > 0.0

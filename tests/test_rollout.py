@@ -183,6 +183,18 @@ def test_unlimited_mode_never_throttles_the_outage_fleet() -> None:
     assert drain.exhausted_at is not None  # the earned balance still empties
 
 
+def test_unlimited_mode_owes_the_surplus_above_baseline_after_exhaustion() -> None:
+    # From the balance's exhaustion at 32.24 h to the end (48 h) each instance runs
+    # 0.7407 vCPU x f against a 0.6 baseline; the integral of f over those 15.76 h
+    # is 15.76 + 0.382 x (0.7071 + 0.9809) = 16.40 h, so the surplus is
+    # 60 x (0.7407 x 16.40 - 0.6 x 15.76) = 161.6 credits per instance, under the
+    # 864 cap and not charged; 25 x 161.6 / 60 vCPU-h x $0.05 (T3 rate) = $3.37.
+    drain = replay_outage_credits(mode="unlimited")
+
+    assert drain.surplus_charge_usd == 0.0
+    assert drain.surplus_owed_usd == pytest.approx(3.37, abs=0.03)
+
+
 def test_credit_drain_without_the_release_keeps_credits() -> None:
     # Without the hash the fleet runs at 0.93 of its baseline on average.
     drain = credit_drain(
