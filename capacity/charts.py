@@ -15,7 +15,6 @@ Vega from a CDN.
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,32 +41,8 @@ HEIGHT_PX = 220
 
 
 def enable_svg() -> None:
-    """Render Altair charts as static SVG in this kernel (no script, no CDN).
-
-    Notes
-    -----
-    vl-convert starts its JavaScript engine on the first chart, 0.5 s or more. This
-    call starts it on a background thread (vl-convert releases the GIL while it
-    works), so the start overlaps what the notebook does before its first chart.
-    vl-convert is imported here, in the caller's thread: imported on the background
-    thread, it held up the notebook's own imports by 0.8 s.
-    """
-    import vl_convert
-
+    """Render Altair charts as static SVG in this kernel (no script, no CDN)."""
     alt.renderers.enable("svg")
-    engine_start = threading.Thread(
-        target=_start_svg_engine, args=(vl_convert,), name="vl-convert", daemon=True
-    )
-    engine_start.start()
-
-
-def _start_svg_engine(vl_convert: Any) -> None:
-    """Render a one-point chart so vl-convert's engine is up before it is needed."""
-    one_point = {"data": {"values": [{"x": 0}]}, "mark": "point"}
-    try:
-        vl_convert.vegalite_to_svg({**one_point, "encoding": {"x": {"field": "x"}}})
-    except Exception:  # noqa: BLE001 - the first real chart raises it where it shows
-        return
 
 
 def decimate(
