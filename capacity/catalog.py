@@ -375,15 +375,27 @@ def _optional_float(cell: str) -> float | None:
 
 
 def _read_csv(path: Path, columns: Iterable[str], what: str) -> list[dict[str, str]]:
-    """The rows of a CSV file, refusing a missing file or missing columns."""
-    if not path.is_file():
+    """The rows of a UTF-8 CSV file (a byte-order mark is allowed), refusing a
+    missing file, a file that is not UTF-8 text, rows with more cells than the
+    header (a decimal comma, or not a CSV file) and missing columns."""
+    _check_is_file(path, what)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle, restkey=_EXTRA_CELLS)
+            header = reader.fieldnames or []
+            rows = [_row_cells(row, reader.line_num, path, what) for row in reader]
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
         raise CatalogError(
-            f"{what} file '{path}' not found; pass the path of an existing CSV file"
-        )
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        rows = [{k: (v or "").strip() for k, v in row.items()} for row in reader]
+            f"{what} '{path}' line {line}: byte {error.object[error.start]:#04x} is "
+            f"not UTF-8 text (the file looks Latin-1/cp1252, as Excel writes); save "
+            f"it as 'CSV UTF-8'"
+        ) from None
+    except csv.Error as error:
+        raise CatalogError(
+            f"{what} '{path}' is not a readable CSV file ({error}); pass a CSV file "
+            f"with the header {', '.join(columns)}"
+        ) from None
 
     missing = [column for column in columns if column not in header]
     if missing:
@@ -394,6 +406,32 @@ def _read_csv(path: Path, columns: Iterable[str], what: str) -> list[dict[str, s
     if not rows:
         raise CatalogError(f"{what} '{path}' has no rows; add at least one row")
     return rows
+
+
+_EXTRA_CELLS = "\x00extra"
+
+
+def _check_is_file(path: Path, what: str) -> None:
+    """Refuse a path that names a directory or nothing."""
+    if path.is_dir():
+        raise CatalogError(
+            f"{what} '{path}' is a directory; pass the path of a CSV file in it"
+        )
+    if not path.is_file():
+        raise CatalogError(
+            f"{what} file '{path}' not found; pass the path of an existing CSV file"
+        )
+
+
+def _row_cells(row: dict[str, str], line: int, path: Path, what: str) -> dict[str, str]:
+    """One CSV row with stripped cells, refusing more cells than the header has."""
+    if _EXTRA_CELLS in row:
+        raise CatalogError(
+            f"{what} '{path}' line {line} has more cells than the header; a decimal "
+            f"comma (0,0832) or a file that is not CSV? write numbers with a decimal "
+            f"point (0.0832) and save the file as CSV"
+        )
+    return {k: (v or "").strip() for k, v in row.items()}
 
 
 def _single_value(rows: list[dict[str, str]], column: str, path: Path) -> str:

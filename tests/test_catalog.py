@@ -347,3 +347,43 @@ def test_manifest_hashes_match_the_data_files(root_dir: Path) -> None:
         assert entry["sources"] and all(
             s["url"].startswith("https://") for s in entry["sources"]
         )
+
+
+# --- price tables as spreadsheets and finance tools write them ------------------------
+
+
+def test_price_table_with_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(HEADER + "t3.large,0.0832" + ROW_TAIL, encoding="utf-8-sig")
+    assert load_prices(path).prices_usd_per_h == {"t3.large": 0.0832}
+
+
+def test_price_with_decimal_comma(tmp_path: Path) -> None:
+    path = write_prices(tmp_path, "t3.large,0,0832" + ROW_TAIL)
+    with pytest.raises(
+        CatalogError,
+        match=r"prices\.csv' line 2 has more cells than the header; a decimal comma",
+    ):
+        load_prices(path)
+
+
+def test_price_table_in_cp1252(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    body = HEADER + "t3.large,0.0832,us-east-1,linux,Preisliste März,2026-02-23\n"
+    path.write_bytes(body.encode("cp1252"))
+    with pytest.raises(
+        CatalogError, match=r"prices\.csv' line 2: byte 0xe4 is not UTF-8 .* UTF-8'"
+    ):
+        load_prices(path)
+
+
+def test_json_passed_as_price_table(tmp_path: Path) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text('{\n  "t3.large": 0.0832,\n  "m5.large": 0.096\n}\n')
+    with pytest.raises(CatalogError, match=r"prices\.json' line 2 has more cells"):
+        load_prices(path)
+
+
+def test_price_table_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match=r"is a directory; pass the path of a CSV"):
+        load_prices(tmp_path)
