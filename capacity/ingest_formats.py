@@ -77,6 +77,7 @@ FILE_NAME_METRICS = {
 STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
 EPOCH_PATTERN = re.compile(r"^\d+(?:\.\d*)?$")
 OFFSET_PATTERN = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+EPOCH_MS_FROM = 1e11  # epoch timestamps this large are milliseconds (see below)
 
 
 @dataclass(frozen=True, eq=False)
@@ -276,7 +277,12 @@ def _is_number(value: object) -> bool:
 def _epoch_timestamps(
     raw: np.ndarray, source: str, location: str, offset: int
 ) -> pd.DatetimeIndex:
-    """Epoch seconds to UTC timestamps."""
+    """Epoch seconds, or epoch milliseconds told by their magnitude, to UTC times.
+
+    Epoch seconds of the years 1973 to 5138 lie between 1e8 and 1e11, epoch
+    milliseconds of the same years between 1e11 and 1e14: a column whose largest
+    magnitude reaches ``EPOCH_MS_FROM`` (1e11) is read as milliseconds.
+    """
     seconds = pd.to_numeric(pd.Series(raw), errors="coerce")
     if seconds.isna().any():
         first = int(np.flatnonzero(seconds.isna().to_numpy())[0])
@@ -284,7 +290,16 @@ def _epoch_timestamps(
             f"{source}, {location.format(first + offset)}: timestamp {raw[first]!r} "
             "is neither epoch seconds like the first one nor a date-time"
         )
-    return pd.DatetimeIndex(pd.to_datetime(seconds, unit="s", utc=True))
+    largest = float(seconds.abs().max())
+    unit = "ms" if largest >= EPOCH_MS_FROM else "s"
+    if largest / (1000.0 if unit == "ms" else 1.0) >= pd.Timestamp.max.timestamp():
+        first = int(seconds.abs().to_numpy().argmax())
+        raise IngestError(
+            f"{source}, {location.format(first + offset)}: timestamp {raw[first]!r} "
+            "is beyond the year 2262 as epoch seconds or milliseconds; write epoch "
+            "seconds, epoch milliseconds or ISO 8601 date-times"
+        )
+    return pd.DatetimeIndex(pd.to_datetime(seconds, unit=unit, utc=True))
 
 
 def _parse_json(path: Path) -> Any:

@@ -502,6 +502,8 @@ def statistics_json(
             "2026-04-06T00:05:00+00:00",
         ],
         [1_775_434_200, 1_775_433_600, 1_775_433_900],
+        # The same instants in epoch milliseconds, as JavaScript and some SDKs write.
+        [1_775_434_200_000, 1_775_433_600_000, 1_775_433_900_000],
     ],
 )
 def test_get_metric_statistics_unordered(tmp_path: Path, stamps: list[object]) -> None:
@@ -517,6 +519,17 @@ def test_get_metric_statistics_unordered(tmp_path: Path, stamps: list[object]) -
     assert trace.series.index[0] == pd.Timestamp("2026-04-06", tz="UTC")
     # 300 requests in 300 s is 1 request per second.
     assert trace_to_workload(trace).requests_per_s.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_epoch_beyond_milliseconds_is_refused(tmp_path: Path) -> None:
+    # 1.775e15 is 2026 in microseconds: beyond year 2262 as seconds or milliseconds.
+    stamps = [1_775_433_600_000_000, 1_775_433_900_000_000]
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(statistics_json(stamps, [1.0, 2.0])))
+    with pytest.raises(
+        IngestError, match=r"stats\.json, Datapoints\[1\]: .* beyond the year 2262"
+    ):
+        read_metric(path)
 
 
 def test_get_metric_statistics_errors(tmp_path: Path) -> None:
