@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -291,7 +291,7 @@ def _epoch_timestamps(
             "is neither epoch seconds like the first one nor a date-time"
         )
     largest = float(seconds.abs().max())
-    unit = "ms" if largest >= EPOCH_MS_FROM else "s"
+    unit: Literal["ms", "s"] = "ms" if largest >= EPOCH_MS_FROM else "s"
     if largest / (1000.0 if unit == "ms" else 1.0) >= pd.Timestamp.max.timestamp():
         first = int(seconds.abs().to_numpy().argmax())
         raise IngestError(
