@@ -145,6 +145,7 @@ def read_metric(
         )
     if not math.isfinite(max_gap_s) or max_gap_s < 0:
         raise IngestError(f"max_gap_s={max_gap_s!r} must be a finite number >= 0")
+    check_tz(tz)
     raw = read_raw(
         path,
         metric=metric,
@@ -173,6 +174,28 @@ def read_metric(
     if instance_type is not None and raw.metric == "CPUUtilization":
         _warn_if_pinned_at_baseline(trace, instance_type)
     return trace
+
+
+def check_tz(tz: str) -> str:
+    """Refuse a time zone name pandas cannot localise to, naming the fix.
+
+    Examples
+    --------
+    >>> check_tz("America/New_York")
+    'America/New_York'
+    """
+    valid = isinstance(tz, str) and tz.strip() != ""
+    if valid:
+        try:
+            pd.Timestamp(0).tz_localize(tz)
+        except (KeyError, ValueError, IndexError):  # ZoneInfoNotFoundError: KeyError
+            valid = False
+    if not valid:
+        raise IngestError(
+            f"tz={tz!r} is not a time zone; pass an IANA name such as 'UTC' or "
+            "'America/New_York' (--tz, or tz: in the YAML), or leave it out for UTC"
+        )
+    return tz
 
 
 def _check_values(raw: RawSeries) -> None:

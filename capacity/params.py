@@ -26,7 +26,7 @@ import yaml
 
 from capacity import ingest
 from capacity.catalog import get_instance
-from capacity.errors import ParameterError
+from capacity.errors import IngestError, ParameterError
 from capacity.workload import Workload, load_default, rescale_to_daily_requests
 
 MODES = ("standard", "unlimited")
@@ -386,6 +386,14 @@ def _as_str(name: str, value: object) -> str:
     return value
 
 
+def _as_tz(name: str, value: object) -> str:
+    text = _as_str(name, value)
+    try:
+        return ingest.check_tz(text)
+    except IngestError as error:
+        raise ParameterError(str(error).replace("tz=", f"{name}=", 1)) from None
+
+
 def _as_optional_float(name: str, value: object) -> float | None:
     return None if value is None else _as_float(name, value)
 
@@ -453,7 +461,7 @@ def _as_surge(name: str, value: object) -> Surge:
 _CONVERTERS: dict[str, Any] = {
     "workload": _as_str,
     "metric": _as_optional_str,
-    "tz": _as_str,
+    "tz": _as_tz,
     "requests_per_day": _as_optional_float,
     "cpu_per_request_ms": _as_optional_float,
     "current_instance_type": _as_optional_str,

@@ -123,6 +123,8 @@ def test_json_pages_and_errors(tmp_path: Path) -> None:
         run_inspect(str(path), "--instance-type", "t3.lage", "--count", "2")
     with pytest.raises(IngestError, match=r"no such file"):
         run_inspect(str(tmp_path / "nope.csv"))
+    with pytest.raises(IngestError, match=r"tz='' is not a time zone; pass an IANA"):
+        run_inspect(str(path), "--tz", "")
 
 
 @pytest.mark.skipif(bool(MISSING), reason=f"command modules not yet present: {MISSING}")

@@ -162,6 +162,8 @@ def test_a_string_number_is_rejected() -> None:
         ({"surges": [{"start": "x", "hours": 1, "multiplier": 2}]}, r"not an ISO"),
         ({"surges": [{"start": "2026-04-06", "hours": 1}]}, r"give exactly start"),
         ({"surges": "big"}, r"surges='big' is a str"),
+        ({"tz": ""}, r"tz='' is not a time zone; pass an IANA name such as 'UTC'"),
+        ({"tz": "Mars/Olympus"}, r"tz='Mars/Olympus' is not a time zone"),
         (
             {"surges": [{"start": "2026-04-06", "hours": 0, "multiplier": 2}]},
             r"surges\[0\].hours=0.0 must be greater than zero",
