@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from capacity.errors import CapacityWarning, NotebookRunError, ParameterError
+from capacity.notebook_checks import check_notebook_values
 from capacity.report_parameters import (
     NotebookParameter,
     check_parameters,
@@ -249,14 +250,19 @@ def run_notebook(
     ------
     ParameterError
         Before any kernel starts: unknown notebook, no ``parameters`` cell, unknown
-        parameter name, a value of the wrong type, a non-positive timeout.
+        parameter name, a value of the wrong type, a value the notebook's check in
+        :data:`capacity.notebook_checks.NOTEBOOK_CHECKS` refuses (the full set:
+        defaults and given values), a non-positive timeout.
     NotebookRunError
         A cell raised, the kernel died or the timeout passed. The message names the
         cell (index and first line) and the error; the executed notebook is kept as
         ``FAILED-<name>.ipynb`` in the run folder, and nothing else is written.
     """
     path = resolve_notebook(name_or_path)
-    checked = check_parameters(notebook_parameters(path), parameters, path.stem)
+    declared = notebook_parameters(path)
+    checked = check_parameters(declared, parameters, path.stem)
+    defaults = {parameter.name: parameter.default for parameter in declared}
+    check_notebook_values(path.stem, defaults | checked)
     if not timeout_s > 0:
         raise ParameterError(
             f"timeout_s must be positive, got {timeout_s!r}; give seconds such as 600"

@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -94,6 +95,37 @@ def test_run_through_the_cli_exits_2_on_an_octal_looking_int(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("parameter", "value", "message"),
+    [
+        ("headroom_frac", "2", r"headroom_frac=2.0 is outside \[0, 1\)"),
+        ("requests_per_day", "-5", "requests_per_day=-5.0 must be greater than zero"),
+        ("modes", "Standard", "modes: unknown value 'Standard'; did you mean"),
+        ("families", "t9", "unknown instance family 't9'"),
+        ("initial_credits", "Full", "initial_credits: unknown value 'Full'"),
+        ("workload", "/nonexistent.csv", "'workload' = '/nonexistent.csv' is neither"),
+    ],
+)
+def test_run_refuses_bad_values_before_any_kernel_or_folder(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    parameter: str,
+    value: str,
+    message: str,
+) -> None:
+    argv = ["run", "sizing", "-p", parameter, value, "--output-dir", str(tmp_path)]
+
+    status = main(argv)
+
+    error_lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(error_lines) == 1
+    assert re.search(message, error_lines[0])
+    assert error_lines[0].startswith("capacity run: error: ")
+    # The run folder is made before the kernel starts: none means no kernel.
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_run_needs_a_notebook_or_all() -> None:
     with pytest.raises(ParameterError, match="needs a NOTEBOOK"):
         _run(run, ["run"])
@@ -128,6 +160,8 @@ def test_nightly_example_names_real_notebooks_and_parameters(root_dir: Path) -> 
         ("shared:\n  zonez: 2\n", r"shared keys \['zonez'\] are declared by no"),
         ("sizing: 3\n", "section 'sizing' of the parameters file must be a mapping"),
         ("sizing:\n  zones: 03\n", "'zones' = '03' has a leading zero"),
+        ("sizing:\n  zones: 0\n", "zones=0 must be greater than zero"),
+        ("incident_replay:\n  count: 0\n", "'count' = 0 must be at least 1"),
     ],
 )
 def test_nightly_plan_refuses_bad_files_before_running(

@@ -14,6 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capacity.errors import ParameterError
+from capacity.notebook_checks import NOTEBOOK_CHECKS, check_notebook_values
+from capacity.report import NOTEBOOKS_DIR
 from capacity.report_parameters import (
     NotebookParameter,
     check_parameter,
@@ -228,3 +230,72 @@ def test_listing_is_json_serialisable() -> None:
     listing = [p._asdict() for p in notebook_parameters(TINY)]
 
     assert json.loads(json.dumps(listing))[1]["type_name"] == "int"
+
+
+# Value checks per bundled notebook (capacity.notebook_checks): the runner applies
+# them to the defaults overlaid with the given values, before any kernel starts.
+
+
+def _full_set(notebook: str, given: dict[str, object]) -> dict[str, object]:
+    declared = notebook_parameters(NOTEBOOKS_DIR / f"{notebook}.ipynb")
+    defaults = {parameter.name: parameter.default for parameter in declared}
+    return defaults | check_parameters(declared, given, notebook)
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOK_CHECKS))
+def test_every_bundled_notebook_default_passes_its_check(notebook: str) -> None:
+    check_notebook_values(notebook, _full_set(notebook, {}))
+
+
+def test_every_bundled_notebook_has_a_registered_check() -> None:
+    bundled = sorted(path.stem for path in NOTEBOOKS_DIR.glob("*.ipynb"))
+
+    assert sorted(NOTEBOOK_CHECKS) == bundled
+
+
+@pytest.mark.parametrize(
+    ("notebook", "given", "message"),
+    [
+        # The rules each notebook's validation cell (or the library it calls) applies.
+        ("sizing", {"headroom_frac": "2"}, r"headroom_frac=2.0 is outside \[0, 1\)"),
+        ("sizing", {"requests_per_day": "-5"}, "requests_per_day=-5.0 must be greater"),
+        ("sizing", {"modes": "Standard"}, "modes: unknown value 'Standard'; did you"),
+        ("sizing", {"families": "t9"}, r"families=\['t9'\].*unknown instance family"),
+        ("sizing", {"initial_credits": "Full"}, "initial_credits: unknown value 'Fu"),
+        ("sizing", {"workload": "/nonexistent.csv"}, "'workload' = '/nonexistent.csv"),
+        ("sizing", {"current_count": "3"}, "give both .* or neither"),
+        ("cost_comparison", {"count": "0"}, r"'count' = 0 must be at least 1"),
+        ("cost_comparison", {"burstable_type": "c5.large"}, "not a burstable T2/T3"),
+        ("cost_comparison", {"fixed_types": "t3.large"}, "not a fixed-performance"),
+        ("cost_comparison", {"fixed_types": "c5.lage"}, "'fixed_types': unknown inst"),
+        ("cost_comparison", {"step_s": "7"}, "'step_s' = 7.0 does not divide one day"),
+        ("cost_comparison", {"discount_pct": "100"}, r"outside \[0, 100\)"),
+        ("credit_forecast", {"counts": "17"}, r"instance_types \(2 entries\) and cou"),
+        ("credit_forecast", {"counts": "17, 0"}, r"'counts' = 0 must be at least 1"),
+        ("credit_forecast", {"instance_types": "c5.large, t3.large"}, "not a burst"),
+        ("credit_forecast", {"release_after_hours": "72"}, r"must lie in \[0, 72\)"),
+        ("credit_forecast", {"peak_to_mean": "0.5"}, "'peak_to_mean' = 0.5 must be"),
+        ("incident_replay", {"critical_frac": "1"}, r"strictly in\s+\(0, 1\)"),
+        ("incident_replay", {"fixed_type": "t3.large"}, "not a fixed-performance"),
+        ("incident_replay", {"count": "-2"}, "'count' = -2 must be at least 1"),
+        ("incident_replay", {"rollout_hours": "0"}, "'rollout_hours' = 0.0 must be gr"),
+    ],
+)
+def test_notebook_checks_refuse_bad_values(
+    notebook: str, given: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ParameterError, match=message):
+        check_notebook_values(notebook, _full_set(notebook, given))
+
+
+def test_sizing_workload_path_is_checked_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "export.csv").write_text("timestamp,RequestCount\n")
+    monkeypatch.chdir(tmp_path)
+
+    check_notebook_values("sizing", _full_set("sizing", {"workload": "export.csv"}))
+
+
+def test_a_notebook_without_a_check_gets_type_checks_only() -> None:
+    check_notebook_values("tiny", {"rps": -1.0})

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from capacity.errors import NotebookRunError, ParameterError
+from capacity.notebook_checks import check_notebook_values
 from capacity.report import NOTEBOOKS_DIR, RunResult, run_notebook
 from capacity.report_parameters import (
     check_parameters,
@@ -190,7 +191,10 @@ def nightly_plan(
         declared_anywhere |= names
         given = {k: v for k, v in shared.items() if k in names}
         given.update(sections.get(path.stem, {}))
-        plan.append((path, check_parameters(declared, given, path.stem)))
+        checked = check_parameters(declared, given, path.stem)
+        defaults = {parameter.name: parameter.default for parameter in declared}
+        check_notebook_values(path.stem, defaults | checked)
+        plan.append((path, checked))
     unused = sorted(set(shared) - declared_anywhere)
     if unused:
         raise ParameterError(
