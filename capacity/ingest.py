@@ -33,6 +33,11 @@ from capacity.ingest_formats import (
 from capacity.resample import GAP_POLICIES, regularise, runs_of_true
 from capacity.workload import Workload, rescale_to_daily_requests
 
+# Largest magnitude read from any metric file: 1e15 bytes a minute is 133 Tbit/s.
+MAX_READING = 1e15
+# Largest request rate a workload may reach [1/s]; above it the file holds something
+# else (bytes, a cumulative counter) or was rescaled by a typing slip.
+MAX_REQUESTS_PER_S = 1e9
 SATURATED_PCT = 95.0  # CPUUtilization at or above this counts as saturated [%]
 
 
@@ -176,6 +181,18 @@ def read_metric(
     return trace
 
 
+def _check_request_rate(w: Workload, source: str) -> Workload:
+    """Refuse a workload whose peak request rate exceeds ``MAX_REQUESTS_PER_S``."""
+    peak_per_s = float(np.max(w.requests_per_s, initial=0.0))
+    if peak_per_s > MAX_REQUESTS_PER_S:
+        raise IngestError(
+            f"{source}: peak request rate {peak_per_s:.3g}/s is above "
+            f"{MAX_REQUESTS_PER_S:g}/s, beyond any EC2 fleet this plans; check that "
+            "the file holds requests per period (not bytes) and the rescaling"
+        )
+    return w
+
+
 def check_tz(tz: str) -> str:
     """Refuse a time zone name pandas cannot localise to, naming the fix.
 
@@ -201,7 +218,14 @@ def check_tz(tz: str) -> str:
 def _check_values(raw: RawSeries) -> None:
     """Refuse values a metric cannot take, naming the first offending row."""
     kind = metric_kind(raw.metric)
-    rules = []
+    rules = [
+        (~np.isfinite(raw.readings), "is not a finite number"),
+        (
+            np.abs(raw.readings) > MAX_READING,
+            f"is above {MAX_READING:g}, more than any metric of a fleet reaches "
+            "(1e15 bytes a minute is 133 Tbit/s); check the unit and the column",
+        ),
+    ]
     if kind in ("count", "level", "percent"):
         rules.append((raw.readings < 0, "is negative, which this metric can't be"))
     if kind == "percent":
@@ -336,8 +360,10 @@ def trace_to_workload(
         source=f"{trace.source} ({trace.metric}, {trace.step_s:g} s)",
     )
     if requests_per_day is None:
-        return w
-    return rescale_to_daily_requests(w, requests_per_day)
+        return _check_request_rate(w, trace.source)
+    return _check_request_rate(
+        rescale_to_daily_requests(w, requests_per_day), trace.source
+    )
 
 
 def _check_no_holes(trace: Trace) -> None:
@@ -491,8 +517,10 @@ def cpu_trace_to_workload(
         f"{trace.step_s:g} s)",
     )
     if requests_per_day is None:
-        return w
-    return rescale_to_daily_requests(w, requests_per_day)
+        return _check_request_rate(w, trace.source)
+    return _check_request_rate(
+        rescale_to_daily_requests(w, requests_per_day), trace.source
+    )
 
 
 def _warn_if_saturated(trace: Trace) -> None:

@@ -189,7 +189,7 @@ def _read_csv(
             "pass timestamp_column= and value_column= (--timestamp-column, "
             "--value-column) naming the right ones"
         )
-    frame = _csv_frame(path, dtype={time_name: str})
+    frame = _csv_frame(path, dtype={time_name: str}, keep_default_na=False)
     if frame.empty:
         raise IngestError(f"{path.name}: a header but no data rows; nothing to read")
 
@@ -211,16 +211,17 @@ def _csv_frame(path: Path, **options: Any) -> pd.DataFrame:
 
 
 def _numeric_column(column: pd.Series, source: str) -> np.ndarray:
-    """The values as floats; the first empty or non-numeric cell is an error."""
-    if pd.api.types.is_numeric_dtype(column) and not column.isna().any():
-        return column.to_numpy(dtype=float)
-    numbers = pd.to_numeric(column, errors="coerce")
-    bad = np.flatnonzero(numbers.isna().to_numpy())
+    """The values as floats; the first empty, non-numeric or non-finite cell
+    (``nan``, ``inf``) is an error naming its line."""
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(numbers))
+    if bad.size == 0:
+        return numbers
     first = int(bad[0])
     cell = column.iloc[first]
-    shown = "(an empty cell)" if pd.isna(cell) else repr(str(cell))
+    shown = "(an empty cell)" if pd.isna(cell) or not str(cell) else repr(str(cell))
     raise IngestError(
-        f"{source}, line {first + 2}: value {shown} is not a number "
+        f"{source}, line {first + 2}: value {shown} is not a finite number "
         "(fix the cell or remove the row)"
     )
 

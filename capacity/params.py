@@ -33,6 +33,8 @@ MODES = ("standard", "unlimited")
 OPERATING_SYSTEMS = ("linux", "windows")
 INITIAL_CREDITS = ("warmup", "full", "empty")
 LARGEST_INT = 10**9  # larger integers are typing slips, not sizing parameters
+# Most requests a day a sizing run takes: ingest.MAX_REQUESTS_PER_S for a whole day.
+MAX_PER_DAY = ingest.MAX_REQUESTS_PER_S * 86400.0
 DEFAULT_CPU_PER_REQUEST_MS = 8.0  # CPU per request of an export that names none [ms]
 # Smallest memory per instance searched by default [GiB]: 4 GiB hosts the OS, the
 # container agent and a few service containers, where the 0.5-2 GiB nano, micro and
@@ -144,6 +146,7 @@ class SizingParams:
         _require_fraction("min_balance_frac", self.min_balance_frac, upper_open=True)
         if self.requests_per_day is not None:
             _require_positive("requests_per_day", self.requests_per_day)
+            _require_at_most("requests_per_day", self.requests_per_day, MAX_PER_DAY)
         if self.cpu_per_request_ms is not None:
             _require_positive("cpu_per_request_ms", self.cpu_per_request_ms)
         self._validate_current_fleet()
@@ -496,6 +499,14 @@ def _unknown_name_message(name: str, known: list[str]) -> str:
 def _require_positive(name: str, value: float) -> None:
     if not value > 0:
         raise ParameterError(f"{name}={value!r} must be greater than zero")
+
+
+def _require_at_most(name: str, value: float, largest: float) -> None:
+    if value > largest:
+        raise ParameterError(
+            f"{name}={value:g} is above {largest:g}, beyond any fleet this plans; "
+            "check for a typing slip"
+        )
 
 
 def _require_fraction(name: str, value: float, *, upper_open: bool) -> None:

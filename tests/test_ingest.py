@@ -255,12 +255,27 @@ def grid(count: int, step_min: int = 5, start: str = "2026-04-06 00:00") -> list
         (
             "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,abc\n",
             {},
-            r"line 3: value 'abc' is not a number",
+            r"line 3: value 'abc' is not a finite number",
         ),
         (
             "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,\n",
             {},
-            r"line 3: value \(an empty cell\) is not a number",
+            r"line 3: value \(an empty cell\) is not a finite number",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,nan\n",
+            {},
+            r"line 3: value 'nan' is not a finite number",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,inf\n",
+            {},
+            r"line 3: value 'inf' is not a finite number",
+        ),
+        (
+            "timestamp,value\n2026-04-06 00:00:00,1\n2026-04-06 00:05:00,1e300\n",
+            {},
+            r"line 3: RequestCount value 1e\+300 is above 1e\+15, more than any",
         ),
         ("time,cpu\n2026-04-06 00:00:00,1\n", {}, r"unknown columns, \['timestamp'"),
         (
@@ -530,6 +545,26 @@ def test_epoch_beyond_milliseconds_is_refused(tmp_path: Path) -> None:
         IngestError, match=r"stats\.json, Datapoints\[1\]: .* beyond the year 2262"
     ):
         read_metric(path)
+
+
+def test_non_finite_json_values_are_refused(tmp_path: Path) -> None:
+    # Python's json module reads the non-standard Infinity and NaN tokens.
+    path = tmp_path / "stats.json"
+    stamps = ["2026-04-06T00:00:00Z", "2026-04-06T00:05:00Z"]
+    path.write_text(json.dumps(statistics_json(stamps, [1.0, float("inf")])))
+    with pytest.raises(
+        IngestError, match=r"Datapoints\[1\]: RequestCount value inf is not a finite"
+    ):
+        read_metric(path)
+
+
+def test_request_rate_above_1e9_per_s_is_refused(tmp_path: Path) -> None:
+    # 1e12 requests in 300 s is 3.3e9 per second, above the 1e9/s rule.
+    path = write_csv(tmp_path / "requestcount.csv", grid(3), [1, 1e12, 1])
+    with pytest.raises(
+        IngestError, match=r"peak request rate 3.33e\+09/s is above 1e\+09/s"
+    ):
+        trace_to_workload(quiet_read(path))
 
 
 def test_get_metric_statistics_errors(tmp_path: Path) -> None:

@@ -162,6 +162,10 @@ def test_a_string_number_is_rejected() -> None:
         ({"surges": [{"start": "x", "hours": 1, "multiplier": 2}]}, r"not an ISO"),
         ({"surges": [{"start": "2026-04-06", "hours": 1}]}, r"give exactly start"),
         ({"surges": "big"}, r"surges='big' is a str"),
+        (
+            {"requests_per_day": 1e300},
+            r"requests_per_day=1e\+300 is above 8.64e\+13, beyond any fleet",
+        ),
         ({"tz": ""}, r"tz='' is not a time zone; pass an IANA name such as 'UTC'"),
         ({"tz": "Mars/Olympus"}, r"tz='Mars/Olympus' is not a time zone"),
         (
