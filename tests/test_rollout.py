@@ -339,6 +339,11 @@ def test_command_text_says_whether_it_converged() -> None:
         (("--rps", "nan"), r"--rps nan must be a finite number"),
         (("--grace", "-1"), r"--grace=-1.0 must be >= 0"),
         (("--hc-interval", "400"), r"--hc-interval=400.0 must be 5-300 s"),
+        (("--seed", "-1"), r"--seed -1 must be a whole number from 0 to 2\*\*63-1"),
+        (("--tasks", "1000000"), r"--tasks 1000000 is above 10,000"),
+        (("--hours", "1e6"), r"--hours 1e\+06 is above 168 \(one week\)"),
+        # 10,000 tasks for 3 hours: 1e4 x 10,800 s = 1.08e8 task-seconds > 5e7.
+        (("--tasks", "10000", "--batch", "10"), r"is 1.08e\+08 task-seconds, above"),
     ],
 )
 def test_command_rejects_bad_values(argv: tuple[str, ...], match: str) -> None:

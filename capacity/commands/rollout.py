@@ -33,6 +33,14 @@ FLAGS = {
 }
 
 
+# Bounds that keep one run within memory and minutes: the simulation draws one normal
+# per task slot and second (8 bytes each), so tasks x seconds sets its size.
+MAX_TASKS = 10_000  # ECS services run up to 5,000 tasks; twice that is the bound
+MAX_HOURS = 168.0  # one week [hours]
+MAX_TASK_SECONDS = 5e7  # slots x simulated seconds: 400 MB of draws at most
+MAX_SEED = 2**63 - 1  # largest seed numpy's generator takes as an int64
+
+
 def add_parser(subparsers: Any) -> None:
     """Register the ``rollout`` sub-command."""
     parser = subparsers.add_parser(
@@ -84,7 +92,33 @@ def settings_from(args: argparse.Namespace) -> RolloutSettings:
     for field, value in changes.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ParameterError(f"{FLAGS[field]} {value!r} must be a finite number")
+    _check_size(settings)
     return settings
+
+
+def _check_size(settings: RolloutSettings) -> None:
+    """Refuse a seed numpy cannot take and runs too large for memory."""
+    if not 0 <= settings.seed <= MAX_SEED:
+        raise ParameterError(
+            f"--seed {settings.seed} must be a whole number from 0 to 2**63-1"
+        )
+    if settings.tasks > MAX_TASKS:
+        raise ParameterError(
+            f"--tasks {settings.tasks} is above {MAX_TASKS:,}; simulate one service "
+            "of at most that many tasks"
+        )
+    if settings.hours > MAX_HOURS:
+        raise ParameterError(
+            f"--hours {settings.hours:g} is above {MAX_HOURS:g} (one week); a "
+            "rolling deployment that has not converged in a week never will"
+        )
+    task_seconds = settings.tasks * settings.max_pct / 100.0 * settings.hours * 3600
+    if task_seconds > MAX_TASK_SECONDS:
+        raise ParameterError(
+            f"--tasks {settings.tasks} for --hours {settings.hours:g} is "
+            f"{task_seconds:.3g} task-seconds, above {MAX_TASK_SECONDS:g} (400 MB of "
+            "draws); lower --hours or --tasks"
+        )
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
