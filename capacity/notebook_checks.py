@@ -110,6 +110,8 @@ _SIZING_UNSET_WHEN_FALSY = (
     "cpu_per_request_ms",
     "current_instance_type",
     "current_count",
+    "families",
+    "sizes",
 )
 
 
