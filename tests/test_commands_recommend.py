@@ -57,14 +57,26 @@ def test_text_output_names_the_recommendation(tmp_path: Path) -> None:
     assert "options (cheapest first):" in text
 
 
-def test_an_impossible_search_lists_the_rejections(tmp_path: Path) -> None:
+def test_an_impossible_search_exits_1_naming_the_constraint(tmp_path: Path) -> None:
     # 1e9 requests/day x 10 ms = 115.7 vCPU on average: 2 large instances cannot.
-    text = run_command(
-        tmp_path, SMALL.replace("10000000", "1000000000") + "max_count: 2\n"
+    # Candidates: t3.large standard and unlimited, c5.large fixed = 3.
+    file = tmp_path / "params.yaml"
+    file.write_text(SMALL.replace("10000000", "1000000000") + "max_count: 2\n")
+    parser = argparse.ArgumentParser(prog="capacity")
+    command.add_parser(parser.add_subparsers())
+    out = io.StringIO()
+    args = parser.parse_args(["recommend", "-f", str(file)])
+
+    assert args.run(args, out) == 1
+    assert out.getvalue() == (
+        "no candidate meets every constraint: max_count rejected 3 of 3 "
+        "candidates; raise max_count (--json lists every rejection)\n"
     )
 
-    assert text.startswith("no candidate meets every constraint")
-    assert "max_count" in text
+    args = parser.parse_args(["recommend", "-f", str(file), "--json"])
+    out = io.StringIO()
+    assert args.run(args, out) == 1
+    assert json.loads(out.getvalue())["recommendation"] is None
 
 
 def test_the_cpu_cost_parameter_sets_every_step() -> None:

@@ -71,9 +71,40 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         record = recommendation_record(result)
         record["alarm"] = alarm_record
         out.write(json.dumps(_json_safe(record), indent=2) + "\n")
+    elif result.best is None:
+        out.write(infeasible_line(result) + "\n")
     else:
         out.write(recommendation_text(result, alarm_record))
-    return 0
+    return 0 if result.best is not None else 1
+
+
+# The parameter that loosens each rejection reason of capacity.screening.
+RELAX = {
+    "p99_slo": "raise p99_slo_ms or lower slo_share_frac",
+    "headroom": "lower headroom_frac",
+    "zone_loss": "lower zones or raise max_count",
+    "credit_floor": "lower min_balance_frac or allow modes: [unlimited]",
+    "surge": "shorten or soften the surges",
+    "max_count": "raise max_count",
+}
+
+
+def infeasible_line(result: Recommendation) -> str:
+    """One line: nothing is feasible, and the constraint that rejected the most."""
+    reasons = (
+        result.rejected["reason"].value_counts() if not result.rejected.empty else None
+    )
+    if reasons is None or reasons.empty:
+        return (
+            "no candidate meets every constraint: no instance type was searched; "
+            "widen families, sizes or min_memory_gib"
+        )
+    reason, count = str(reasons.index[0]), int(reasons.iloc[0])
+    fix = RELAX.get(reason, "relax that constraint")
+    return (
+        f"no candidate meets every constraint: {reason} rejected {count} of "
+        f"{len(result.rejected)} candidates; {fix} (--json lists every rejection)"
+    )
 
 
 def read_params(path: str) -> SizingParams:
@@ -153,7 +184,7 @@ def recommendation_text(result: Recommendation, alarm: dict[str, Any] | None) ->
     lines = []
     best = result.best
     if best is None:
-        lines.append("no candidate meets every constraint; see the rejections below")
+        lines.append(infeasible_line(result))
     else:
         lines.append(
             f"recommended: {best['count']} x {best['instance_type']} "
