@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from capacity.workload import Workload, load_default, rescale_to_daily_requests
 MODES = ("standard", "unlimited")
 OPERATING_SYSTEMS = ("linux", "windows")
 INITIAL_CREDITS = ("warmup", "full", "empty")
+# Numeric text YAML 1.1 leaves as a string (1e3, 2.5E+6): read as a float.
+NUMBER_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 LARGEST_INT = 10**9  # larger integers are typing slips, not sizing parameters
 # Most requests a day a sizing run takes: ingest.MAX_REQUESTS_PER_S for a whole day.
 MAX_PER_DAY = ingest.MAX_REQUESTS_PER_S * 86400.0
@@ -134,6 +137,13 @@ class SizingParams:
         ParameterError
             For a value outside its range (see each field's comment).
         """
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(
+                    f"{field.name}={value!r} must be a finite number; give a number "
+                    "such as 250"
+                )
         _require_positive("p99_slo_ms", self.p99_slo_ms)
         _require_positive("horizon_hours", self.horizon_hours)
         _require_positive("warning_hours", self.warning_hours)
@@ -322,7 +332,23 @@ def load_params_yaml(text: str) -> dict[str, Any]:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that keeps integers YAML 1.1 would misread as ambiguous strings."""
+    """SafeLoader that keeps integers YAML 1.1 would misread as ambiguous strings
+    and refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[Any, Any]:
+        lines: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in lines:
+                raise ParameterError(
+                    f"the parameter file gives {key!r} twice (lines {lines[key]} and "
+                    f"{line}); keep one line for {key!r}"
+                )
+            lines[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
@@ -362,8 +388,15 @@ def _type_error(name: str, value: object, wanted: str) -> ParameterError:
 
 
 def _as_float(name: str, value: object) -> float:
+    is_text = isinstance(value, str) and not isinstance(value, AmbiguousScalar)
+    if is_text and NUMBER_TEXT.fullmatch(str(value).strip()):
+        value = float(str(value))  # YAML 1.1 reads 1e3 (no dot) as text
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _type_error(name, value, "a number")
+    if not math.isfinite(value):
+        raise ParameterError(
+            f"{name}={value!r} must be a finite number; give a number such as 250"
+        )
     if isinstance(value, int) and abs(value) > LARGEST_INT:
         raise ParameterError(
             f"{name}={value} is larger than {LARGEST_INT:.0e}; check for a typing slip"

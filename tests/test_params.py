@@ -130,10 +130,35 @@ def test_a_fractional_count_is_rejected() -> None:
         SizingParams.from_mapping({"max_count": 2.5})
 
 
-def test_a_string_number_is_rejected() -> None:
-    # YAML 1.1 reads `1e3` (no dot) as the text '1e3'.
-    with pytest.raises(ParameterError, match=r"p99_slo_ms='1e3' is a str"):
-        SizingParams.from_mapping(load_params_yaml("p99_slo_ms: 1e3"))
+def test_numeric_text_is_read_as_a_number() -> None:
+    # YAML 1.1 reads `1e3` (no dot) as the text '1e3'; it means 1000.
+    values = load_params_yaml("requests_per_day: 1e3\np99_slo_ms: '2.5E+2'")
+    params = SizingParams.from_mapping(values)
+    assert (params.requests_per_day, params.p99_slo_ms) == (1000.0, 250.0)
+
+
+def test_text_that_is_not_a_number_is_still_rejected() -> None:
+    with pytest.raises(ParameterError, match=r"p99_slo_ms='fast' is a str"):
+        SizingParams.from_mapping(load_params_yaml("p99_slo_ms: fast"))
+
+
+@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan"])
+def test_non_finite_numbers_name_the_parameter(text: str) -> None:
+    with pytest.raises(
+        ParameterError, match=r"^p99_slo_ms=(-?inf|nan) must be a finite number"
+    ):
+        SizingParams.from_mapping(load_params_yaml(f"p99_slo_ms: {text}"))
+    with pytest.raises(ParameterError, match=r"^p99_slo_ms=.* must be a finite"):
+        SizingParams(p99_slo_ms=float(text.replace(".", ""))).validate()
+
+
+def test_a_duplicate_key_is_rejected_naming_it() -> None:
+    text = "p99_slo_ms: 200\nzones: 3\np99_slo_ms: 300\n"
+    with pytest.raises(
+        ParameterError,
+        match=r"gives 'p99_slo_ms' twice \(lines 1 and 3\); keep one line",
+    ):
+        load_params_yaml(text)
 
 
 @pytest.mark.parametrize(
