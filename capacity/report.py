@@ -263,10 +263,12 @@ def run_notebook(
     checked = check_parameters(declared, parameters, path.stem)
     defaults = {parameter.name: parameter.default for parameter in declared}
     check_notebook_values(path.stem, defaults | checked)
-    if not timeout_s > 0:
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
         raise ParameterError(
-            f"timeout_s must be positive, got {timeout_s!r}; give seconds such as 600"
+            f"timeout_s must be positive and finite, got {timeout_s!r}; give seconds "
+            "such as 600"
         )
+    _check_output_dir(Path(output_dir), path.stem)
 
     started_s = time.perf_counter()
     run_dir = _new_run_dir(Path(output_dir), path.stem)
@@ -286,6 +288,30 @@ def run_notebook(
     return RunResult(
         path.stem, run_dir, executed, html_path, tables, results, checked, duration_s
     )
+
+
+def _check_output_dir(output_dir: Path, stem: str) -> None:
+    """Create ``output_dir`` and refuse a ``<stem>-latest`` the runner cannot move."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(
+            f"output_dir (--output-dir) '{output_dir}' cannot be created "
+            f"({type(error).__name__}: "
+            f"{error.strerror or error}); give a folder you can write, not a file "
+            "or a path under one"
+        ) from error
+    if not os.access(output_dir, os.W_OK | os.X_OK):
+        raise ParameterError(
+            f"output_dir (--output-dir) '{output_dir}' is not writable; give a "
+            "folder you can write"
+        )
+    latest = output_dir / f"{stem}-latest"
+    if latest.is_dir() and not latest.is_symlink():
+        raise ParameterError(
+            f"'{latest}' is a folder, not the pointer the runner moves to each new "
+            "report (a symlink or a one-line file); rename or remove it"
+        )
 
 
 def _new_run_dir(output_dir: Path, stem: str) -> Path:
@@ -389,9 +415,13 @@ def _failure(
     if executed.exists():
         executed.rename(failed)
     where = _cell_description(source, last_cell)
-    message = (
-        f"notebook '{source.stem}' failed in {where}: {_error_text(error)}; "
+    kept = (
         f"the failed notebook is kept at '{failed}'"
+        if failed.exists()
+        else f"no cell ran, so no notebook is kept in '{executed.parent}'"
+    )
+    message = (
+        f"notebook '{source.stem}' failed in {where}: {_error_text(error)}; {kept}"
     )
     (executed.parent / "FAILED.txt").write_text(message + "\n", encoding="utf-8")
     return NotebookRunError(message)
@@ -506,7 +536,15 @@ def _point_latest(output_dir: Path, stem: str, run_dir: Path) -> None:
         temporary.symlink_to(run_dir.name, target_is_directory=True)
     except OSError:
         temporary.write_text(run_dir.name + "\n", encoding="utf-8")
-    os.replace(temporary, latest)
+    try:
+        os.replace(temporary, latest)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ParameterError(
+            f"the report is written to '{run_dir}', but '{latest}' cannot point at "
+            f"it ({type(error).__name__}: {error.strerror or error}); rename or "
+            f"remove '{latest}'"
+        ) from error
 
 
 def latest_run(output_dir: str | Path, stem: str) -> Path | None:

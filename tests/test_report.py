@@ -7,6 +7,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -217,11 +218,74 @@ def test_missing_notebook_path_is_refused(tmp_path: Path) -> None:
         report.resolve_notebook(tmp_path / "gone.ipynb")
 
 
-def test_non_positive_timeout_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match="timeout_s must be positive, got 0"):
+@pytest.mark.parametrize("timeout_s", [0, -1.0, float("inf"), float("nan")])
+def test_non_positive_or_infinite_timeout_is_refused(
+    tmp_path: Path, timeout_s: float
+) -> None:
+    with pytest.raises(ParameterError, match="timeout_s must be positive and finite"):
         report.run_notebook(
-            FIXTURES / "tiny.ipynb", {}, output_dir=tmp_path, timeout_s=0
+            FIXTURES / "tiny.ipynb", {}, output_dir=tmp_path, timeout_s=timeout_s
         )
+
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("make_output_dir", "message"),
+    [
+        (lambda tmp: tmp / "file", "'.*file' cannot be created .FileExistsError"),
+        (lambda tmp: tmp / "file" / "sub", "'.*sub' cannot be created .NotADir"),
+    ],
+)
+def test_an_output_dir_that_cannot_be_a_folder_is_refused(
+    tmp_path: Path, make_output_dir: Callable[[Path], Path], message: str
+) -> None:
+    (tmp_path / "file").write_text("not a folder\n")
+
+    with pytest.raises(
+        ParameterError, match=f"output_dir \\(--output-dir\\) {message}"
+    ):
+        report.run_notebook(
+            FIXTURES / "tiny.ipynb", {}, output_dir=make_output_dir(tmp_path)
+        )
+
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs")
+def test_an_output_dir_in_sysfs_is_refused() -> None:
+    # sysfs refuses mkdir even to root, so this holds in any container.
+    with pytest.raises(ParameterError, match="'/sys/kernel/capacity-x' cannot be"):
+        report.run_notebook(
+            FIXTURES / "tiny.ipynb", {}, output_dir="/sys/kernel/capacity-x"
+        )
+
+
+def test_a_folder_named_like_the_latest_pointer_is_refused_before_the_run(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tiny-latest").mkdir()
+
+    with pytest.raises(ParameterError, match="tiny-latest' is a folder, not the poi"):
+        report.run_notebook(FIXTURES / "tiny.ipynb", {}, output_dir=tmp_path)
+
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-latest"]
+
+
+def test_a_pointer_that_cannot_move_leaves_no_stray_link(tmp_path: Path) -> None:
+    # The folder appears while the notebook runs: the pointer fails after the report.
+    run_dir = tmp_path / "tiny-20260101T000000Z"
+    run_dir.mkdir()
+    (tmp_path / "tiny-latest").mkdir()
+    (tmp_path / "tiny-latest" / "keep.txt").write_text("a user's file\n")
+
+    with pytest.raises(ParameterError, match="report is written to .* cannot point"):
+        report._point_latest(tmp_path, "tiny", run_dir)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "tiny-20260101T000000Z",
+        "tiny-latest",
+    ]
 
 
 def test_publishing_outside_a_run_writes_nothing(

@@ -126,6 +126,39 @@ def test_run_refuses_bad_values_before_any_kernel_or_folder(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("timeout", ["inf", "nan", "0", "-5", "soon"])
+def test_run_refuses_a_timeout_that_is_not_finite_and_positive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], timeout: str
+) -> None:
+    argv = ["run", "sizing", "--timeout", timeout, "--output-dir", str(tmp_path)]
+
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+
+    error_lines = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 2
+    assert len(error_lines) == 1
+    assert (
+        "argument --timeout: must be a finite number of seconds above zero"
+        in (error_lines[0])
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_reports_an_unusable_output_dir_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("not a folder\n")
+    argv = ["run", "sizing", "--output-dir", str(tmp_path / "file" / "sub")]
+
+    status = main(argv)
+
+    error_lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(error_lines) == 1
+    assert error_lines[0].startswith("capacity run: error: output_dir (--output-dir)")
+
+
 def test_run_needs_a_notebook_or_all() -> None:
     with pytest.raises(ParameterError, match="needs a NOTEBOOK"):
         _run(run, ["run"])
@@ -194,6 +227,31 @@ def test_run_all_runs_the_rest_after_a_failure(tmp_path: Path) -> None:
     assert lines[0].startswith("raises: FAILED: notebook 'raises' failed in cell 2")
     assert lines[1] == f"tiny: {report.latest_run(tmp_path / 'r', 'tiny')}"
     assert "  mean_requests_per_s = 20.0" in lines
+    assert lines[-1] == "1 of 2 notebooks succeeded"
+
+
+@pytest.mark.slow
+def test_run_all_reports_an_unusable_pointer_and_runs_the_rest(
+    tmp_path: Path,
+) -> None:
+    notebooks_dir = tmp_path / "notebooks"
+    notebooks_dir.mkdir()
+    for name in ("blocked", "tiny"):
+        (notebooks_dir / f"{name}.ipynb").write_bytes(
+            (FIXTURES / "tiny.ipynb").read_bytes()
+        )
+    output_dir = tmp_path / "r"
+    (output_dir / "blocked-latest").mkdir(parents=True)
+    plan = run.nightly_plan({}, notebooks_dir)
+    out = io.StringIO()
+
+    status = run.run_plan(plan, output_dir=output_dir, timeout_s=120, out=out)
+
+    lines = out.getvalue().splitlines()
+    assert status == 1
+    assert lines[0].startswith("blocked: FAILED: '")
+    assert "blocked-latest' is a folder" in lines[0]
+    assert lines[1] == f"tiny: {report.latest_run(output_dir, 'tiny')}"
     assert lines[-1] == "1 of 2 notebooks succeeded"
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from capacity.errors import NotebookRunError, ParameterError
+from capacity.errors import CapacityError, NotebookRunError, ParameterError
 from capacity.notebook_checks import check_notebook_values
 from capacity.report import NOTEBOOKS_DIR, RunResult, run_notebook
 from capacity.report_parameters import (
@@ -69,7 +70,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         default=600.0,
         metavar="S",
         help="limit per notebook run [s] (default 600)",
@@ -80,6 +81,20 @@ def add_parser(subparsers: Any) -> None:
         help="run every notebook with the sections of -f (see 'docs/scheduling.md')",
     )
     parser.set_defaults(run=run)
+
+
+def _positive_seconds(text: str) -> float:
+    """``--timeout``: a finite number of seconds above zero."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds above zero, got '{text}'; "
+            "give e.g. 600"
+        )
+    return seconds
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -127,7 +142,8 @@ def run_plan(
 ) -> int:
     """Run each planned notebook, reporting each; 1 if any failed, else 0.
 
-    A failed notebook is reported on ``out`` as ``<name>: FAILED: <reason>`` and
+    A failed notebook (a cell failed, or its output folder or ``-latest`` pointer
+    could not be used) is reported on ``out`` as ``<name>: FAILED: <reason>`` and
     the next one still runs; the last line counts the successes.
     """
     failures = 0
@@ -140,7 +156,7 @@ def run_plan(
                 timeout_s=timeout_s,
                 progress=sys.stderr.isatty(),
             )
-        except NotebookRunError as error:
+        except (NotebookRunError, CapacityError) as error:
             failures += 1
             out.write(f"{path.stem}: FAILED: {error}\n")
             continue
