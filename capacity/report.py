@@ -277,13 +277,18 @@ def run_notebook(
     executed = run_dir / f"{path.stem}.ipynb"
     _execute(path, executed, checked, staging, timeout_s, progress)
 
-    html_path = _export_html(executed, run_dir / f"{path.stem}.html")
-    _warn_if_over_budget(html_path)
-    tables = _collect_tables(staging, run_dir / "tables")
-    results = _collect_results(staging)
-    shutil.rmtree(staging)
-    duration_s = time.perf_counter() - started_s
-    _write_results_json(run_dir, path.stem, checked, results, duration_s)
+    try:
+        html_path = _export_html(executed, run_dir / f"{path.stem}.html")
+        _warn_if_over_budget(html_path)
+        tables = _collect_tables(staging, run_dir / "tables")
+        results = _collect_results(staging)
+        shutil.rmtree(staging)
+        duration_s = time.perf_counter() - started_s
+        _write_results_json(run_dir, path.stem, checked, results, duration_s)
+    except KeyboardInterrupt as error:  # Ctrl-C while the report is written
+        _failure(path, executed, staging, None, error, "writing the report")
+        raise
+
     _point_latest(Path(output_dir), path.stem, run_dir)
     return RunResult(
         path.stem, run_dir, executed, html_path, tables, results, checked, duration_s
@@ -390,16 +395,19 @@ def _execute(
                 shutdown_kernel="immediate",
                 cwd=None,
             )
-    except Exception as error:  # papermill, nbclient and zmq errors alike
+    except (Exception, KeyboardInterrupt) as error:  # papermill, nbclient, zmq, ^C
         # Papermill names the cell whose output holds the error (a display error
         # does not stop the run); otherwise the cell running when it stopped.
         failed_source = getattr(error, "source", None)
         last_cell = started_cells[-1] if started_cells else None
         if isinstance(failed_source, str):
             last_cell = nbformat.v4.new_code_cell(failed_source)
-        if running and not executed.exists():  # a timeout or a dead kernel
+        if running and not executed.exists():  # a timeout, dead kernel or ^C
             nbformat.write(running[0], executed)
-        raise _failure(source, executed, staging, last_cell, error) from error
+        failure = _failure(source, executed, staging, last_cell, error)
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        raise failure from error
 
 
 def _failure(
@@ -408,13 +416,23 @@ def _failure(
     staging: Path,
     last_cell: Any,
     error: BaseException,
+    stage: str = "",
 ) -> NotebookRunError:
-    """Keep the failed notebook, drop partial output, and describe the failure."""
+    """Keep the failed notebook, drop partial output, and describe the failure.
+
+    Everything in the run folder but the executed notebook is removed (the staging
+    folder, and any HTML, tables or results written before an interruption).
+    """
     shutil.rmtree(staging, ignore_errors=True)
+    for partial in executed.parent.iterdir():
+        if partial.is_dir():
+            shutil.rmtree(partial)
+        elif partial != executed:
+            partial.unlink()
     failed = executed.with_name(f"FAILED-{executed.name}")
     if executed.exists():
         executed.rename(failed)
-    where = _cell_description(source, last_cell)
+    where = stage or _cell_description(source, last_cell)
     kept = (
         f"the failed notebook is kept at '{failed}'"
         if failed.exists()
@@ -450,6 +468,8 @@ def _error_text(error: BaseException) -> str:
         evalue = str(error)
     if "Timeout" in ename or isinstance(error, TimeoutError):
         ename, evalue = "timeout", "the run did not finish within the timeout"
+    if isinstance(error, KeyboardInterrupt):
+        ename, evalue = "interrupted", "stopped by SIGINT (Ctrl-C)"
     one_line = " ".join(str(evalue).split())
     return f"{ename}: {one_line}" if one_line else ename
 
@@ -538,6 +558,9 @@ def _point_latest(output_dir: Path, stem: str, run_dir: Path) -> None:
         temporary.write_text(run_dir.name + "\n", encoding="utf-8")
     try:
         os.replace(temporary, latest)
+    except KeyboardInterrupt:
+        temporary.unlink(missing_ok=True)
+        raise
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise ParameterError(

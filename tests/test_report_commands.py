@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from capacity import report
@@ -157,6 +158,57 @@ def test_run_reports_an_unusable_output_dir_in_one_line(
     assert status == 2
     assert len(error_lines) == 1
     assert error_lines[0].startswith("capacity run: error: output_dir (--output-dir)")
+
+
+def _notebook_that_publishes_then_sleeps(folder: Path) -> Path:
+    """A notebook that publishes ``started`` (a sign it runs), then sleeps 600 s."""
+    parameters = nbformat.v4.new_code_cell("sleep_s: float = 600.0  # sleep [s]")
+    parameters.metadata["tags"] = ["parameters"]
+    cells = [
+        parameters,
+        nbformat.v4.new_code_cell(
+            "from capacity import report\nreport.publish_result('started', True)"
+        ),
+        nbformat.v4.new_code_cell("# Wait\nimport time\ntime.sleep(sleep_s)"),
+    ]
+    path = folder / "sleepy.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+@pytest.mark.slow
+def test_sigint_keeps_the_failed_notebook_and_exits_130(tmp_path: Path) -> None:
+    notebook = _notebook_that_publishes_then_sleeps(tmp_path)
+    output_dir = tmp_path / "reports"
+    command = [sys.executable, "-m", "capacity", "run", str(notebook)]
+    process = subprocess.Popen(
+        [*command, "--output-dir", str(output_dir)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    published = output_dir.glob("sleepy-*/.publish/results.jsonl")
+    deadline_s = time.monotonic() + 60
+    while not any(published) and time.monotonic() < deadline_s:
+        time.sleep(0.2)
+        published = output_dir.glob("sleepy-*/.publish/results.jsonl")
+
+    process.send_signal(signal.SIGINT)
+    _, error_text = process.communicate(timeout=60)
+
+    (run_dir,) = output_dir.iterdir()
+    assert process.returncode == 130
+    assert error_text.strip().splitlines() == ["capacity run: interrupted"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "FAILED-sleepy.ipynb",
+        "FAILED.txt",
+    ]
+    failed_text = (run_dir / "FAILED.txt").read_text()
+    assert "failed in cell 2" in failed_text
+    assert "interrupted: stopped by SIGINT" in failed_text
+    assert report.latest_run(output_dir, "sleepy") is None
+    # The executed notebook holds what ran: the cell before the sleep finished.
+    executed = nbformat.read(run_dir / "FAILED-sleepy.ipynb", as_version=4)
+    assert executed.cells[1].execution_count is not None
 
 
 def test_run_needs_a_notebook_or_all() -> None:
