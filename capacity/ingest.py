@@ -343,7 +343,9 @@ def trace_to_workload(
     if trace.metric != "RequestCount":
         raise IngestError(
             f"trace metric {trace.metric!r} is not RequestCount; a workload needs "
-            "request counts (use cpu_trace_to_workload for CPUUtilization)"
+            "request counts; for a CPUUtilization export give the fleet it was "
+            "measured on (sizing parameters current_instance_type and "
+            "current_count, or cpu_trace_to_workload)"
         )
     if not is_summed(trace.metric, trace.statistic):
         raise IngestError(

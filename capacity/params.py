@@ -32,6 +32,8 @@ from capacity.workload import Workload, load_default, rescale_to_daily_requests
 
 MODES = ("standard", "unlimited")
 OPERATING_SYSTEMS = ("linux", "windows")
+# "drop" leaves steps out, and a workload needs every step: not offered for sizing.
+SIZING_GAP_POLICIES = ("interpolate", "hold", "zero")
 INITIAL_CREDITS = ("warmup", "full", "empty")
 # Numeric text YAML 1.1 leaves as a string (1e3, 2.5E+6): read as a float.
 NUMBER_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -61,6 +63,8 @@ class SizingParams:
     workload: str = "default"  # "default" (bundled profile) or a metrics file path
     metric: str | None = None  # column or metric to read from the workload file
     tz: str = "UTC"  # timezone of naive timestamps in the workload file
+    max_gap_s: float = 1800.0  # longest gap in the workload file interpolated [s]
+    gap_policy: str = "interpolate"  # longer gaps: interpolate (refuse), hold, zero
     requests_per_day: float | None = None  # rescale traffic to this volume [1/day]
     cpu_per_request_ms: float | None = None  # CPU per request [ms]; None: workload's
     current_instance_type: str | None = None  # type a CPUUtilization export ran on
@@ -172,6 +176,12 @@ class SizingParams:
             )
         _require_choices("modes", self.modes, MODES)
         _require_choices("os", (self.os,), OPERATING_SYSTEMS)
+        _require_choices("gap_policy", (self.gap_policy,), SIZING_GAP_POLICIES)
+        if not self.max_gap_s >= 0:
+            raise ParameterError(
+                f"max_gap_s={self.max_gap_s!r} must be >= 0 seconds; 1800 fills gaps "
+                "of up to 30 minutes"
+            )
         _require_choices("initial_credits", (self.initial_credits,), INITIAL_CREDITS)
         if not self.modes:
             raise ParameterError("modes is empty; give standard, unlimited or both")
@@ -233,7 +243,13 @@ def sizing_workload(params: SizingParams) -> Workload:
     if params.workload == "default":
         return _default_workload(params)
 
-    trace = ingest.read_metric(params.workload, metric=params.metric, tz=params.tz)
+    trace = ingest.read_metric(
+        params.workload,
+        metric=params.metric,
+        tz=params.tz,
+        max_gap_s=params.max_gap_s,
+        gap_policy=params.gap_policy,
+    )
     cpu_per_request_ms = params.cpu_per_request_ms or DEFAULT_CPU_PER_REQUEST_MS
     if trace.metric == "CPUUtilization":
         return _cpu_workload(trace, params, cpu_per_request_ms)
@@ -498,6 +514,8 @@ _CONVERTERS: dict[str, Any] = {
     "workload": _as_str,
     "metric": _as_optional_str,
     "tz": _as_tz,
+    "max_gap_s": _as_float,
+    "gap_policy": _as_str,
     "requests_per_day": _as_optional_float,
     "cpu_per_request_ms": _as_optional_float,
     "current_instance_type": _as_optional_str,

@@ -229,7 +229,9 @@ def _regularise(
     _report_uneven_steps(samples, step_ns // native_ns, repairs)
 
     index = pd.DatetimeIndex((bins[0] + np.arange(samples.size)) * step_ns, tz="UTC")
-    filled = _fill_gaps(means, samples == 0, index, gap_policy, max_gap_s, repairs)
+    filled = _fill_gaps(
+        means, samples == 0, index, (gap_policy, max_gap_s, raw.source), repairs
+    )
     series = pd.Series(filled, index=index, name=raw.metric)
     if gap_policy == "drop":
         series = series.dropna()
@@ -271,11 +273,14 @@ def _fill_gaps(
     values: np.ndarray,
     empty: np.ndarray,
     index: pd.DatetimeIndex,
-    gap_policy: str,
-    max_gap_s: float,
+    rule: tuple[str, float, str],
     repairs: list[Repair],
 ) -> np.ndarray:
-    """Interpolate short runs of empty steps; treat long ones by the policy."""
+    """Interpolate short runs of empty steps; treat long ones by the policy.
+
+    ``rule`` is (gap_policy, max_gap_s [s], the source file's name).
+    """
+    gap_policy, max_gap_s, _ = rule
     if not np.any(empty):
         return values
     step_s = float((index[1] - index[0]) / pd.Timedelta(seconds=1))
@@ -299,7 +304,7 @@ def _fill_gaps(
     if np.all(short):
         return filled
     return _fill_long_gaps(
-        filled, starts[~short], lengths[~short], index, gap_policy, repairs
+        filled, starts[~short], lengths[~short], index, rule, repairs
     )
 
 
@@ -308,18 +313,20 @@ def _fill_long_gaps(
     starts: np.ndarray,
     lengths: np.ndarray,
     index: pd.DatetimeIndex,
-    gap_policy: str,
+    rule: tuple[str, float, str],
     repairs: list[Repair],
 ) -> np.ndarray:
     """Fill gaps longer than the limit by the policy, or refuse them."""
+    gap_policy, max_gap_s, source = rule
     if gap_policy == "interpolate":
         longest = int(np.argmax(lengths))
         length = index[starts[longest] + lengths[longest]] - index[starts[longest]]
         raise IngestError(
-            f"{lengths.size} gap(s) are longer than max_gap_s; the longest has no "
-            f"data for {length.total_seconds():g} s from "
-            f"{index[starts[longest]].isoformat()}; raise max_gap_s, or choose "
-            "gap_policy 'hold', 'zero' or 'drop'"
+            f"{source}: {lengths.size} gap(s) are longer than max_gap_s="
+            f"{max_gap_s:g} s; the longest has no data for "
+            f"{length.total_seconds():g} s from {index[starts[longest]].isoformat()}; "
+            "raise max_gap_s (--max-gap-s, or max_gap_s: in the sizing parameters), "
+            "or choose gap_policy 'hold', 'zero' or 'drop'"
         )
     steps = _mask_of_runs(values.size, starts, lengths)
     if gap_policy == "hold":

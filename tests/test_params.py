@@ -8,11 +8,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capacity.errors import CapacityWarning, CatalogError, ParameterError
+from capacity.errors import CapacityWarning, CatalogError, IngestError, ParameterError
+from capacity.ingest import Trace, trace_to_workload
 from capacity.params import (
     AmbiguousScalar,
     SizingParams,
@@ -298,3 +300,60 @@ def test_docstring_examples_run() -> None:
     results = doctest.testmod(capacity.params)
     assert results.attempted >= 3
     assert results.failed == 0
+
+
+def write_gappy_requests(tmp_path: Path) -> Path:
+    # 5-minute counts with the 01:00-02:00 steps missing: one gap of 60 min > 30 min.
+    stamps = pd.date_range("2026-04-06", periods=48, freq="5min")
+    kept = [t for t in stamps if not 1 <= t.hour < 2]
+    path = tmp_path / "requestcount.csv"
+    rows = "".join(f"{t:%Y-%m-%d %H:%M:%S},300\n" for t in kept)
+    path.write_text("timestamp,value\n" + rows)
+    return path
+
+
+def test_a_long_gap_names_the_file_and_the_sizing_parameters(tmp_path: Path) -> None:
+    params = SizingParams(workload=str(write_gappy_requests(tmp_path)))
+    with pytest.raises(
+        IngestError,
+        match=r"^requestcount\.csv: 1 gap\(s\) are longer than max_gap_s=1800 s.*"
+        r"max_gap_s: in the sizing parameters",
+    ):
+        sizing_workload(params)
+
+
+@pytest.mark.parametrize(
+    "values", [{"max_gap_s": 3600}, {"gap_policy": "hold"}, {"gap_policy": "zero"}]
+)
+def test_gap_parameters_reach_the_reader(tmp_path: Path, values: dict) -> None:
+    path = str(write_gappy_requests(tmp_path))
+    params = SizingParams.from_mapping({"workload": path, **values})
+    workload = sizing_workload(params)
+    # 48 steps from 00:00 to 03:55, the 12 missing ones filled: 300 per 300 s = 1/s
+    # where data exist; zero fills 0/s, hold and interpolation keep 1/s.
+    assert len(workload.index) == 48
+    expected_min = 0.0 if values.get("gap_policy") == "zero" else 1.0
+    assert float(np.min(workload.requests_per_s)) == expected_min
+
+
+def test_gap_policy_drop_is_not_offered_for_sizing() -> None:
+    with pytest.raises(ParameterError, match=r"gap_policy: unknown value 'drop'"):
+        SizingParams.from_mapping({"gap_policy": "drop"})
+
+
+def test_a_cpu_trace_as_request_workload_names_the_sizing_parameters() -> None:
+    index = pd.date_range("2026-01-01", periods=2, freq="300s", tz="UTC")
+    trace = Trace(
+        pd.Series([10.0, 20.0], index=index),
+        "CPUUtilization",
+        "Percent",
+        "Average",
+        300.0,
+        "cpu.csv",
+        2,
+        (),
+    )
+    with pytest.raises(
+        IngestError, match=r"sizing parameters current_instance_type and current_count"
+    ):
+        trace_to_workload(trace)
