@@ -23,6 +23,7 @@ from capacity.errors import CapacityError, ParameterError
 
 __all__ = [
     "NOTEBOOK_CHECKS",
+    "NULLABLE_PARAMETERS",
     "check_cost_comparison",
     "check_credit_forecast",
     "check_incident_replay",
@@ -202,6 +203,15 @@ def check_incident_replay(values: Mapping[str, Any]) -> None:
             "(0, 1); give the share of traffic never shed, e.g. 0.6"
         )
 
+
+NULLABLE_PARAMETERS: dict[str, tuple[str, ...]] = {"sizing": _SIZING_UNSET_WHEN_FALSY}
+"""Notebook name to the parameters whose falsy default means "not set".
+
+For these a YAML ``null`` (or ``~``, or Python None) is accepted and means the
+default, as :func:`capacity.params.load_params_yaml` accepts None for the same
+optional :class:`~capacity.params.SizingParams` fields; for any other parameter a
+null is refused (:func:`capacity.report_parameters.check_parameters`).
+"""
 
 NOTEBOOK_CHECKS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "sizing": check_sizing,

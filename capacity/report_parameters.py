@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from capacity.errors import ParameterError
+from capacity.notebook_checks import NULLABLE_PARAMETERS
 
 SCALAR_TYPES = ("int", "float", "str", "bool")
 LIST_TYPES = ("list[int]", "list[float]", "list[str]")
@@ -179,16 +180,45 @@ def check_parameters(
     Raises
     ------
     ParameterError
-        For an unknown name (close matches named) or a value that does not fit the
-        declared type.
+        For an unknown name (close matches named), a value that does not fit the
+        declared type, or a null (None) for a parameter that has no "not set" value.
+
+    Notes
+    -----
+    A null (YAML ``null``, ``~`` or an empty value; Python None) is accepted only for
+    the parameters :data:`capacity.notebook_checks.NULLABLE_PARAMETERS` lists for the
+    notebook, whose falsy default means "not set"; it becomes that default.
     """
     by_name = {parameter.name: parameter for parameter in declared}
+    nullable = NULLABLE_PARAMETERS.get(notebook, ())
     checked: dict[str, Any] = {}
     for name, value in given.items():
         if name not in by_name:
             raise ParameterError(_unknown_name_message(name, list(by_name), notebook))
-        checked[name] = check_parameter(by_name[name], value)
+        if value is None:
+            checked[name] = _null_as_default(by_name[name], nullable, notebook)
+        else:
+            checked[name] = check_parameter(by_name[name], value)
     return checked
+
+
+def _null_as_default(
+    parameter: NotebookParameter, nullable: tuple[str, ...], notebook: str
+) -> Any:
+    """The default for a null where the notebook's falsy default means "not set"."""
+    if parameter.name in nullable:
+        return parameter.default
+    hint = (
+        f"its 'not set' values are for {', '.join(nullable)} only; "
+        if nullable
+        else "it has no 'not set' value; "
+    )
+    raise ParameterError(
+        f"parameter '{parameter.name}' of notebook '{notebook}' is null (YAML null, "
+        f"~ or an empty value); {hint}give a value of type "
+        f"{parameter.type_name}, or delete the line to keep the default "
+        f"{parameter.default!r}"
+    )
 
 
 def _unknown_name_message(name: str, known: list[str], notebook: str) -> str:
@@ -312,11 +342,38 @@ def _conversion_hint(type_name: str, value: Any) -> str:
     return "; give text"
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    """A mapping that names one key twice (YAML would keep the last silently)."""
+
+    def __init__(self, key: Any, first_line: int, second_line: int) -> None:
+        super().__init__(f"{key!r} on lines {first_line} and {second_line}")
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+
 class _TextLoader(yaml.SafeLoader):
-    """A YAML loader that keeps every scalar as the text written in the file."""
+    """A YAML loader that keeps every scalar but null as the text in the file.
+
+    A key given twice in one mapping (a parameter or a whole section) is refused
+    rather than silently replaced by the later one.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        first_lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in first_lines:
+                raise _DuplicateKeyError(key, first_lines[key], line)
+            first_lines[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _TextLoader.yaml_implicit_resolvers = {}
+_TextLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:null",
+    re.compile(r"^(?:~|null|Null|NULL|)$"),
+    ["~", "n", "N", ""],
+)
 
 
 def load_parameter_file(path: str | Path) -> dict[str, Any]:
@@ -330,17 +387,25 @@ def load_parameter_file(path: str | Path) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys to text, lists or nested mappings; :func:`check_parameters` reads the
-        text by each parameter's declared type, so ``0730``, ``012345678901`` and
-        ``2014-04-10`` are never silently turned into numbers or dates.
+        Keys to text, lists, nested mappings or None (an unquoted ``null``, ``~`` or
+        empty value); :func:`check_parameters` reads the text by each parameter's
+        declared type, so ``0730``, ``012345678901`` and ``2014-04-10`` are never
+        silently turned into numbers or dates.
 
     Raises
     ------
     ParameterError
-        If the file is missing, is not YAML, or is not a mapping.
+        If the file is missing, is not YAML, is not a mapping, or gives one key
+        twice in a mapping (a parameter or a whole section), naming the lines.
     """
     try:
         loaded = yaml.load(Path(path).read_text(encoding="utf-8"), _TextLoader)
+    except _DuplicateKeyError as error:
+        raise ParameterError(
+            f"parameter file '{path}' sets {error.key!r} twice, on lines "
+            f"{error.first_line} and {error.second_line}; YAML would silently keep "
+            "the last: delete one of them"
+        ) from error
     except OSError as error:
         raise ParameterError(
             f"cannot read parameter file '{path}' ({error.strerror}); check the path"

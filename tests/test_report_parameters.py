@@ -299,3 +299,68 @@ def test_sizing_workload_path_is_checked_relative_to_the_working_directory(
 
 def test_a_notebook_without_a_check_gets_type_checks_only() -> None:
     check_notebook_values("tiny", {"rps": -1.0})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("zones: 3\nzones: 4\n", "sets 'zones' twice, on lines 1 and 2; YAML would"),
+        ("sizing:\n  zones: 3\n  zones: 4\n", "sets 'zones' twice, on lines 2 and 3"),
+        ("sizing:\n  zones: 3\nshared: {}\nsizing:\n  zones: 4\n", "'sizing' twice"),
+    ],
+)
+def test_duplicate_keys_and_sections_are_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ParameterError, match=message):
+        load_parameter_file(path)
+
+
+def test_unquoted_null_is_none_and_quoted_null_is_text(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("a: null\nb: ~\nc:\nd: 'null'\ne: nullable\n", encoding="utf-8")
+
+    assert load_parameter_file(path) == {
+        "a": None,
+        "b": None,
+        "c": None,
+        "d": "null",
+        "e": "nullable",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["metric", "requests_per_day", "current_count", "families", "sizes"]
+)
+def test_null_means_not_set_where_the_sizing_default_means_not_set(
+    name: str,
+) -> None:
+    # The sizing notebook turns these falsy defaults into None ("not set"), as
+    # SizingParams (and so 'capacity recommend') accepts null for them.
+    declared = notebook_parameters(NOTEBOOKS_DIR / "sizing.ipynb")
+    default = next(p.default for p in declared if p.name == name)
+
+    checked = check_parameters(declared, {name: None}, "sizing")
+
+    assert checked == {name: default}
+    assert not default
+
+
+@pytest.mark.parametrize(
+    ("notebook", "name", "message"),
+    [
+        ("sizing", "zones", "'zones' of notebook 'sizing' is null .*not set' values"),
+        ("sizing", "headroom_frac", "or delete the line to keep the default 0.25"),
+        ("cost_comparison", "requests_per_day", "it has no 'not set' value"),
+    ],
+)
+def test_null_is_refused_where_the_notebook_has_no_not_set_value(
+    notebook: str, name: str, message: str
+) -> None:
+    declared = notebook_parameters(NOTEBOOKS_DIR / f"{notebook}.ipynb")
+
+    with pytest.raises(ParameterError, match=message):
+        check_parameters(declared, {name: None}, notebook)
