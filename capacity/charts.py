@@ -29,6 +29,7 @@ import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from capacity.errors import ParameterError  # noqa: E402
+from capacity.tables import column_for  # noqa: E402
 
 MAX_CHART_ROWS = 2_000
 """Rows per chart after decimation; Altair refuses more than 5,000 rows by default."""
@@ -142,6 +143,11 @@ def _x_encoding(frame: pd.DataFrame, x: str, title: str) -> alt.X:
     return alt.X(f"{x}:{kind}", title=title)
 
 
+def _axis(column: str) -> alt.Axis:
+    """Shares in 0..1 (``_frac``) are labelled as percentages."""
+    return alt.Axis(format="%") if column.endswith("_frac") else alt.Axis()
+
+
 def time_series_chart(
     frame: pd.DataFrame,
     y: str,
@@ -164,12 +170,12 @@ def time_series_chart(
     data = decimate(frame[[x, y] + ([group] if group else [])], x, group=group)
     encoding: dict[str, Any] = {
         "x": _x_encoding(data, x, "time (UTC)" if _is_datetime(data[x]) else x),
-        "y": alt.Y(f"{y}:Q", title=y_title or y),
+        "y": alt.Y(f"{y}:Q", title=y_title or column_for(y).header, axis=_axis(y)),
     }
     if _is_datetime(data[x]) and data[x].dt.tz is not None:
         data = data.assign(**{x: _epoch_ms(data[x])})
     if group:
-        encoding["color"] = alt.Color(f"{group}:N", title=group)
+        encoding["color"] = alt.Color(f"{group}:N", title=column_for(group).header)
     chart = alt.Chart(data, title=title).mark_line().encode(**encoding)
     return chart.properties(width=WIDTH_PX, height=HEIGHT_PX)
 
@@ -210,7 +216,7 @@ def latency_utilisation_chart(frame: pd.DataFrame) -> alt.VConcatChart:
     columns = ["timestamp", "utilisation_frac", "p99_ms", "option"]
     _require_columns(frame, columns, "latency_utilisation_chart")
     utilisation = time_series_chart(
-        frame, "utilisation_frac", group="option", title="CPU utilisation (0..1)"
+        frame, "utilisation_frac", group="option", title="CPU utilisation (%)"
     )
     latency = time_series_chart(
         frame, "p99_ms", group="option", title="p99 response time (ms)"
@@ -221,13 +227,25 @@ def latency_utilisation_chart(frame: pd.DataFrame) -> alt.VConcatChart:
 def cost_bars_chart(frame: pd.DataFrame) -> alt.Chart:
     """Monthly cost per option, stacked by component (instances, surplus credits).
 
+    A component that is zero for every option (surplus credits when no option
+    runs in unlimited mode above its baseline) is left out of the bars and legend.
+
     Parameters
     ----------
     frame : pandas.DataFrame
         Columns ``option``, ``component`` and ``monthly_usd``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"option": ["a", "a"], "component": ["hours", "surplus"],
+    ...     "monthly_usd": [60.9, 0.0]})
+    >>> cost_bars_chart(frame).data["component"].tolist()
+    ['hours']
     """
     _require_columns(frame, ["option", "component", "monthly_usd"], "cost_bars_chart")
-    bars = alt.Chart(frame, title="Cost per month (USD)").mark_bar()
+    totals = frame.groupby("component")["monthly_usd"].apply(lambda v: v.abs().sum())
+    kept = frame[frame["component"].isin(totals[totals > 0].index)]
+    bars = alt.Chart(kept, title="Cost per month (USD)").mark_bar()
     encoded = bars.encode(
         x=alt.X("monthly_usd:Q", title="USD per month", stack="zero"),
         y=alt.Y("option:N", title=None, sort="x"),
