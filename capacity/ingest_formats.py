@@ -102,9 +102,15 @@ class RawSeries:
     """Added to a row's position to name it (2 for a CSV with a header)."""
     repairs: tuple[Repair, ...] = ()
     """Repairs already made while reading (e.g. partial data kept)."""
+    parts: tuple[RawSeries, ...] = ()
+    """The files joined into this series, in order; empty for one file."""
 
     def where(self, position: int) -> str:
         """Where row ``position`` sits in the file, e.g. ``"line 57"``."""
+        for part in self.parts:
+            if position < part.readings.size:
+                return f"in {part.source} {part.where(position)}"
+            position -= part.readings.size
         return self.location.format(position + self.location_offset)
 
 
@@ -147,12 +153,69 @@ def read_raw(
         raise IngestError("path is an empty list; pass at least one file")
     heads = [_read_head(p) for p in paths]
     source = ", ".join(p.name for p in paths)
-    if heads[0].lstrip()[:1] in ("{", "["):
-        documents = [_parse_json(p) for p in paths]
-        return _read_json(documents, source, metric, statistic)
-    if len(paths) > 1:
-        raise IngestError(f"{source}: several files are read only as JSON pages")
-    return _read_csv(paths[0], metric, timestamp_column, value_column)
+    is_json = [head.lstrip()[:1] in ("{", "[") for head in heads]
+    if any(is_json) and not all(is_json):
+        raise IngestError(
+            f"{source}: some files are JSON and some CSV; pass files of one format"
+        )
+    if not all(is_json):
+        parts = [_read_csv(p, metric, timestamp_column, value_column) for p in paths]
+        return parts[0] if len(parts) == 1 else _joined(parts)
+    documents = [_parse_json(p) for p in paths]
+    if len(paths) > 1 and all(_is_statistics(d) for d in documents):
+        parts = [
+            _read_json([document], p.name, metric, statistic)
+            for p, document in zip(paths, documents, strict=True)
+        ]
+        return _joined(parts)
+    return _read_json(documents, source, metric, statistic)
+
+
+def _is_statistics(document: Any) -> bool:
+    """True for one ``get-metric-statistics`` answer (a Datapoints page)."""
+    return isinstance(document, dict) and "Datapoints" in document
+
+
+def _joined(parts: list[RawSeries]) -> RawSeries:
+    """Several files of one metric, statistic and clock as one series.
+
+    Their rows are concatenated in the order given; regularising then sorts them
+    and applies the duplicate rule (identical rows dropped, clashing ones averaged),
+    so overlapping windows, such as exports split by CloudWatch's 1,440-datapoint
+    limit, join cleanly.
+    """
+    source = " + ".join(part.source for part in parts)
+    first = parts[0]
+    for part in parts[1:]:
+        what = [
+            (label, getattr(first, key), getattr(part, key))
+            for key, label in (("metric", "metric"), ("statistic", "statistic"))
+            if getattr(first, key) != getattr(part, key)
+        ]
+        if what:
+            label, mine, theirs = what[0]
+            raise IngestError(
+                f"{source}: {first.source} holds {label} {mine!r} but {part.source} "
+                f"holds {theirs!r}; pass files of one {label}"
+            )
+        if (first.timestamps.tz is None) != (part.timestamps.tz is None):
+            raise IngestError(
+                f"{source}: {first.source} and {part.source} mix timestamps with "
+                "and without a UTC offset; export every file the same way"
+            )
+    stamps = parts[0].timestamps.append([part.timestamps for part in parts[1:]])
+    return RawSeries(
+        pd.DatetimeIndex(stamps),
+        np.concatenate([part.readings for part in parts]),
+        first.metric,
+        first.unit,
+        first.statistic,
+        source,
+        "row {}",
+        0,
+        tuple(repair for part in parts for repair in part.repairs),
+        tuple(parts),
+    )
 
 
 def _read_head(path: Path) -> str:

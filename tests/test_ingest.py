@@ -567,6 +567,47 @@ def test_request_rate_above_1e9_per_s_is_refused(tmp_path: Path) -> None:
         trace_to_workload(quiet_read(path))
 
 
+def test_several_statistics_files_are_joined(tmp_path: Path) -> None:
+    # Two exports split by the 1,440-datapoint limit, sharing the 00:10 datapoint.
+    first = ["2026-04-06T00:00:00Z", "2026-04-06T00:05:00Z", "2026-04-06T00:10:00Z"]
+    second = ["2026-04-06T00:10:00Z", "2026-04-06T00:15:00Z"]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(statistics_json(first, [300.0, 600.0, 900.0])))
+    b.write_text(json.dumps(statistics_json(second, [900.0, 1200.0])))
+    trace = quiet_read([b, a])
+    assert trace.series.tolist() == [300.0, 600.0, 900.0, 1200.0]
+    assert trace.source == "b.json + a.json"
+    assert trace.rows_read == 5
+
+
+def test_several_csv_files_are_joined_and_errors_name_the_file(
+    tmp_path: Path,
+) -> None:
+    a = write_csv(tmp_path / "requestcount_a.csv", grid(3), [1, 2, 3])
+    later = grid(3, start="2026-04-06 00:15")
+    b = write_csv(tmp_path / "requestcount_b.csv", later, [4, 5, 6])
+    assert quiet_read([a, b]).series.tolist() == [1, 2, 3, 4, 5, 6]
+
+    write_csv(b, later, [4, -5, 6])
+    with pytest.raises(
+        IngestError, match=r"\+ requestcount_b\.csv, in requestcount_b\.csv line 3: "
+    ):
+        read_metric([a, b])
+
+
+def test_joined_files_must_share_metric_and_format(tmp_path: Path) -> None:
+    a = write_csv(tmp_path / "requestcount.csv", grid(3), [1, 2, 3])
+    b = write_csv(tmp_path / "cpu_utilization.csv", grid(3), [1, 2, 3])
+    with pytest.raises(
+        IngestError, match=r"holds metric 'RequestCount' but cpu_utilization\.csv"
+    ):
+        read_metric([a, b])
+    c = tmp_path / "c.json"
+    c.write_text(json.dumps(statistics_json(["2026-04-06T00:00:00Z"], [1.0])))
+    with pytest.raises(IngestError, match=r"some files are JSON and some CSV"):
+        read_metric([a, c])
+
+
 def test_get_metric_statistics_errors(tmp_path: Path) -> None:
     path = tmp_path / "stats.json"
     cases = [
