@@ -8,12 +8,13 @@ returned as a :class:`~capacity.ingest_formats.Repair` record.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from capacity.errors import IngestError
+from capacity.errors import CapacityWarning, IngestError
 from capacity.ingest_formats import RawSeries, Repair, is_summed
 
 GAP_POLICIES = ("interpolate", "hold", "zero", "drop")
@@ -59,16 +60,45 @@ def _utc_times_ns(raw: RawSeries, tz: str, repairs: list[Repair]) -> np.ndarray:
     if stamps.tz is not None:
         return np.asarray(stamps.tz_convert("UTC").as_unit("ns").asi8)
 
+    squashed = len(repairs)
     stamps = _respace_dst_squash(stamps, repairs)
+    if len(repairs) > squashed and _is_utc(tz):
+        warnings.warn(
+            f"{raw.source}: the timestamps look like local time with daylight "
+            "saving (rows squashed onto a whole hour after a one-hour hole, "
+            "re-spaced); they were read as UTC, so every time is off by the zone's "
+            "offset: pass tz (--tz) with the clock's standard time, e.g. "
+            "'Etc/GMT+5' for US Eastern",
+            CapacityWarning,
+            stacklevel=4,
+        )
     try:
         local = stamps.tz_localize(tz, nonexistent="raise", ambiguous="raise")
     except (KeyError, ValueError) as error:
-        raise IngestError(
-            f"{raw.source}: naive timestamps can't be read in tz={tz!r} ({error}); "
-            "rows that are regular only in a clock without daylight saving need "
-            "tz='UTC' or a fixed offset such as 'Etc/GMT+5'"
-        ) from error
+        raise IngestError(_local_time_message(raw.source, tz, str(error))) from None
     return np.asarray(local.tz_convert("UTC").as_unit("ns").asi8)
+
+
+def _is_utc(tz: str) -> bool:
+    """True for a zone name that means UTC."""
+    return tz.strip().upper() in ("UTC", "Z", "ETC/UTC", "GMT", "ETC/GMT", "+00:00")
+
+
+def _local_time_message(source: str, tz: str, error: str) -> str:
+    """Why naive times can't be read in ``tz``: a skipped or a repeated hour."""
+    if "nonexistent" in error:
+        stamp = error.split(" is ", 1)[0]
+        what = f"{stamp} does not exist in {tz} (its clocks skipped that hour)"
+    elif "Cannot infer dst time from " in error:
+        stamp = error.split(" from ", 1)[1].split(",", 1)[0]
+        what = f"{stamp} happens twice in {tz} (its clocks repeated that hour)"
+    else:
+        what = f"they can't be read in tz={tz!r} ({error})"
+    return (
+        f"{source}: naive timestamps: {what}; the rows are regular only in a clock "
+        "without daylight saving, so pass that clock's standard time as a fixed "
+        "offset, e.g. --tz Etc/GMT+5 for US Eastern (UTC-5), or --tz UTC"
+    )
 
 
 def _respace_dst_squash(

@@ -150,8 +150,38 @@ def test_dst_artefact_is_respaced(
     # The 13th row after 01:5x lands in the 02:5x step (re-spaced, not squashed).
     assert pd.Timestamp("2014-03-09 02:55", tz="UTC") in trace.series.index
 
-    with pytest.raises(IngestError, match=r"can't be read in tz='America/New_York'"):
+    with pytest.raises(
+        IngestError,
+        match=r"2014-03-09 02:0\d:00 does not exist in America/New_York \(its clocks "
+        r"skipped that hour\); .* --tz Etc/GMT\+5 for US Eastern",
+    ):
         read_metric(nab_dir / name, metric=metric, tz="America/New_York")
+
+
+@pytest.mark.shared
+def test_dst_artefact_read_as_utc_warns_to_pass_tz(nab_dir: Path) -> None:
+    with pytest.warns(
+        CapacityWarning, match=r"look like local time with daylight saving.*--tz"
+    ):
+        read_metric(nab_dir / "ec2_disk_write_bytes_1ef3de.csv")
+    # US Eastern standard time is UTC-5 (Etc/GMT+5): 2014-03-01 17:30 local is
+    # 22:30 UTC, and no warning is given once the clock is named.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "look like local", CapacityWarning)
+        trace = read_metric(nab_dir / "ec2_disk_write_bytes_1ef3de.csv", tz="Etc/GMT+5")
+    assert trace.series.index[0] == pd.Timestamp("2014-03-01 22:30", tz="UTC")
+
+
+def test_a_repeated_local_hour_is_named(tmp_path: Path) -> None:
+    # New York repeated 01:00-01:59 on 2014-11-02 (end of daylight time).
+    path = write_csv(
+        tmp_path / "requestcount.csv", grid(4, 15, "2014-11-02 01:00"), [1, 2, 3, 4]
+    )
+    with pytest.raises(
+        IngestError,
+        match=r"2014-11-02 01:00:00 happens twice in America/New_York",
+    ):
+        read_metric(path, tz="America/New_York")
 
 
 @pytest.mark.shared
