@@ -32,6 +32,7 @@ import math
 import os
 import re
 import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -348,6 +349,28 @@ def _publishing_into(staging: Path) -> Iterator[None]:
             os.environ[PUBLISH_DIR_ENV] = previous
 
 
+@contextmanager
+def _kernel_sockets() -> Iterator[Any]:
+    """Kernel configuration: Unix sockets in a private folder, not TCP ports.
+
+    With TCP, jupyter_client picks free ports by binding and releasing them, and
+    the kernel binds them again later; another process can take one in between
+    ("ZMQError: Address already in use"), so a run could fail at kernel start-up
+    for no reason of its own. Unix sockets in a folder of this run cannot collide.
+    Where Unix sockets are not available (Windows), TCP is kept.
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        yield Config()
+        return
+    folder = tempfile.mkdtemp(prefix="capacity-kernel-")
+    try:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": f"{folder}/kernel"}})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _execute(
     source: Path,
     executed: Path,
@@ -374,7 +397,7 @@ def _execute(
         running.append(notebook)
 
     try:
-        with _publishing_into(staging):
+        with _publishing_into(staging), _kernel_sockets() as kernel_config:
             papermill.execute_notebook(
                 str(source),
                 str(executed),
@@ -394,6 +417,7 @@ def _execute(
                 # kernel then instead of asking it to exit saves ~1 s per report.
                 shutdown_kernel="immediate",
                 cwd=None,
+                config=kernel_config,
             )
     except (Exception, KeyboardInterrupt) as error:  # papermill, nbclient, zmq, ^C
         # Papermill names the cell whose output holds the error (a display error

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -172,6 +173,32 @@ def test_dead_kernel_fails_quickly(tmp_path: Path) -> None:
         report.run_notebook(FIXTURES / "dies.ipynb", {}, output_dir=tmp_path)
 
     assert time.monotonic() - started_s < 60
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets are POSIX only")
+def test_the_kernel_listens_on_unix_sockets_not_tcp_ports(tmp_path: Path) -> None:
+    # TCP ports are picked free, released, then bound by the kernel: another
+    # process can take one in between ("Address already in use"). Unix sockets
+    # in the run's own folder cannot collide, so that start-up failure is gone.
+    parameters = nbformat.v4.new_code_cell("unused: int = 0  # no parameter needed")
+    parameters.metadata["tags"] = ["parameters"]
+    probe = nbformat.v4.new_code_cell(
+        "from ipykernel.connect import get_connection_info\n"
+        "from capacity import report\n"
+        "info = get_connection_info(unpack=True)\n"
+        "report.publish_result('transport', info['transport'])\n"
+        "report.publish_result('ip', info['ip'])"
+    )
+    notebook = tmp_path / "probe.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[parameters, probe]), notebook)
+
+    result = report.run_notebook(notebook, {}, output_dir=tmp_path / "r")
+
+    assert result.results["transport"] == "ipc"
+    socket_folder = Path(result.results["ip"]).parent
+    assert socket_folder.name.startswith("capacity-kernel-")
+    assert not socket_folder.exists()
 
 
 @pytest.mark.slow
