@@ -9,6 +9,8 @@ both hourly costs across CPU levels.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +25,7 @@ from capacity.catalog import (
     surplus_usd_per_vcpu_h,
 )
 from capacity.cost import GIVEN_PRICE_SOURCE, require_matching_os, require_price
-from capacity.errors import CatalogError, ParameterError
+from capacity.errors import CapacityWarning, CatalogError, ParameterError
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,9 @@ class Breakeven:
 
     burstable: str  # burstable type, e.g. "t3.large"
     fixed: str  # fixed-performance type, e.g. "m5.large"
-    breakeven_cpu_pct: float  # average CPU of the burstable type at equal cost [%]
+    # Average CPU of the burstable type at equal cost [%]; NaN when the fixed type
+    # is never dearer (fixed_always_cheaper), above 100 when bursting always wins.
+    breakeven_cpu_pct: float
     cost_ratio_at_100_pct: float  # burstable at 100 % CPU / fixed, per hour
     burstable_price_usd_per_h: float  # [USD/h]
     fixed_price_usd_per_h: float  # [USD/h]
@@ -46,6 +50,12 @@ class Breakeven:
     def burstable_always_cheaper(self) -> bool:
         """True when the breakeven lies above 100 % CPU: no load makes it dearer."""
         return self.breakeven_cpu_pct > 100.0
+
+    @property
+    def fixed_always_cheaper(self) -> bool:
+        """True when the fixed type costs no more per hour than the burstable one:
+        it is then at least as cheap at every load, and there is no breakeven."""
+        return self.fixed_price_usd_per_h <= self.burstable_price_usd_per_h
 
 
 def unlimited_cost_usd_per_h(
@@ -194,7 +204,11 @@ def breakeven(
     -----
     The CPU is the burstable type's average utilisation per vCPU. A breakeven
     above 100 % means the burstable type is cheaper at any load; it is returned as
-    computed, not clipped.
+    computed, not clipped. When the fixed type's price is at or below the burstable
+    one's, the fixed type is never dearer: ``breakeven_cpu_pct`` is NaN and
+    ``fixed_always_cheaper`` is True (the formula would give a meaningless value
+    at or below the baseline). Prices are per instance: compare types with the
+    same vCPU count (``capacity breakeven`` warns otherwise).
 
     Examples
     --------
@@ -230,6 +244,9 @@ def breakeven(
         surplus_usd_per_vcpu_h=rate_usd_per_vcpu_h,
     )
 
+    if fixed_usd_per_h <= burst_usd_per_h:
+        cpu_frac = math.nan  # the fixed type is never dearer: no breakeven exists
+
     return Breakeven(
         burstable=burst.name,
         fixed=fixed_type.name,
@@ -243,6 +260,40 @@ def breakeven(
         price_source=source,
         price_retrieved=retrieved,
     )
+
+
+def warn_if_sizes_differ(burstable: str, fixed: str) -> None:
+    """Warn (CapacityWarning) when the two types have different vCPU counts.
+
+    Parameters
+    ----------
+    burstable, fixed
+        The two instance types of a breakeven, e.g. ``"t3.large"``, ``"m5.xlarge"``.
+
+    Raises
+    ------
+    CatalogError
+        For an unknown type.
+
+    Notes
+    -----
+    A breakeven compares one instance of each type by its hourly price; with
+    different vCPU counts it compares different capacities, which is valid but
+    rarely meant.
+
+    Examples
+    --------
+    >>> warn_if_sizes_differ("t3.large", "m5.large")  # 2 and 2 vCPU: silent
+    """
+    burst, fixed_type = get_instance(burstable), get_instance(fixed)
+    if burst.vcpu != fixed_type.vcpu:
+        warnings.warn(
+            f"{burst.name} has {burst.vcpu} vCPU but {fixed_type.name} has "
+            f"{fixed_type.vcpu}: the breakeven compares one instance of each, not "
+            f"equal capacity; compare types with the same vCPU count",
+            CapacityWarning,
+            stacklevel=2,
+        )
 
 
 def cost_curve(
@@ -358,4 +409,5 @@ __all__ = [
     "breakeven_cpu_frac",
     "cost_curve",
     "unlimited_cost_usd_per_h",
+    "warn_if_sizes_differ",
 ]

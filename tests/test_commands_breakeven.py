@@ -36,6 +36,30 @@ def test_json_keys_and_aws_e9_value() -> None:
     assert "price given by the caller" in record["price_source"]
 
 
+def test_different_sizes_give_one_warning_line() -> None:
+    text = run_command("t3.large", "m5.xlarge")
+    warnings = [line for line in text.splitlines() if line.startswith("warning:")]
+
+    assert warnings == [
+        "warning: t3.large has 2 vCPU but m5.xlarge has 4: the breakeven compares "
+        "one instance of each, not equal capacity; compare types with the same "
+        "vCPU count"
+    ]
+    record = json.loads(run_command("t3.large", "m5.large", "--json"))
+    assert record["warnings"] == []
+
+
+def test_a_fixed_type_never_dearer_is_said_so() -> None:
+    # c7g.large $0.0725/h is below t3.large $0.0832/h (bundled table).
+    record = json.loads(run_command("t3.large", "c7g.large", "--json"))
+
+    assert record["breakeven_cpu_pct"] is None
+    assert record["fixed_always_cheaper"] is True
+    assert record["burstable_always_cheaper"] is False
+    text = run_command("t3.large", "c7g.large")
+    assert "breakeven average CPU  none (c7g.large is never dearer)" in text
+
+
 def test_text_output_names_the_breakeven() -> None:
     text = run_command("t3.medium", "c5.large")
 

@@ -14,6 +14,7 @@ from capacity.breakeven import (
     breakeven_cpu_frac,
     cost_curve,
     unlimited_cost_usd_per_h,
+    warn_if_sizes_differ,
 )
 from capacity.catalog import PriceTable, load_prices
 from capacity.cost import (
@@ -23,7 +24,7 @@ from capacity.cost import (
     instance_pricing,
     surplus_usd_per_credit,
 )
-from capacity.errors import CatalogError, ParameterError
+from capacity.errors import CapacityWarning, CatalogError, ParameterError
 
 # AWS-CREDITS.md section 4, E9: AWS's own inputs and the breakevens AWS prints.
 AWS_E9 = [
@@ -124,6 +125,35 @@ def test_breakeven_above_100_pct_is_reported_not_clipped() -> None:
 
     assert result.breakeven_cpu_pct == pytest.approx(679.8, rel=1e-9)
     assert result.burstable_always_cheaper
+
+
+def test_a_fixed_type_never_dearer_has_no_breakeven() -> None:
+    # t3.large $0.0832/h against c7g.large $0.0725/h (bundled table): the formula
+    # gives 0.30 + (0.0725 - 0.0832) / (2 x 0.05) = 19.3 %, below the baseline and
+    # meaningless: the fixed type costs less at every load.
+    result = breakeven("t3.large", "c7g.large")
+
+    assert math.isnan(result.breakeven_cpu_pct)
+    assert result.fixed_always_cheaper
+    assert not result.burstable_always_cheaper
+
+
+def test_equal_prices_make_the_fixed_type_never_dearer() -> None:
+    # Equal prices: same cost up to the baseline, the burstable dearer above it.
+    result = breakeven(
+        "t3.large", "m5.large", burstable_price_usd_per_h=0.1, fixed_price_usd_per_h=0.1
+    )
+
+    assert math.isnan(result.breakeven_cpu_pct)
+    assert result.fixed_always_cheaper
+
+
+def test_different_vcpu_counts_warn() -> None:
+    # t3.large has 2 vCPU, m5.xlarge 4 (AWS instance type pages).
+    with pytest.warns(
+        CapacityWarning, match=r"t3\.large has 2 vCPU but m5\.xlarge has 4"
+    ):
+        warn_if_sizes_differ("t3.large", "m5.xlarge")
 
 
 def test_queueing_doc_example_surplus_at_60_pct_on_t3_large() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import warnings
 from typing import Any, TextIO
 
-from capacity.breakeven import Breakeven, breakeven
+from capacity.breakeven import Breakeven, breakeven, warn_if_sizes_differ
+from capacity.errors import CapacityWarning
 
 NAME = "breakeven"
 
@@ -49,18 +51,27 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Compute the breakeven and write it to ``out``; return the exit status."""
-    result = breakeven(
-        args.burstable,
-        args.fixed,
-        os=args.os,
-        burstable_price_usd_per_h=args.burstable_price,
-        fixed_price_usd_per_h=args.fixed_price,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CapacityWarning)
+        result = breakeven(
+            args.burstable,
+            args.fixed,
+            os=args.os,
+            burstable_price_usd_per_h=args.burstable_price,
+            fixed_price_usd_per_h=args.fixed_price,
+        )
+        warn_if_sizes_differ(result.burstable, result.fixed)
+    messages = [
+        str(w.message) for w in caught if issubclass(w.category, CapacityWarning)
+    ]
 
     if args.json:
-        out.write(json.dumps(breakeven_record(result), indent=2) + "\n")
+        record = breakeven_record(result)
+        record["warnings"] = messages
+        out.write(json.dumps(record, indent=2) + "\n")
     else:
-        out.write(breakeven_text(result))
+        text = breakeven_text(result)
+        out.write(text + "".join(f"warning: {message}\n" for message in messages))
     return 0
 
 
@@ -72,6 +83,7 @@ def breakeven_record(result: Breakeven) -> dict[str, Any]:
         "breakeven_cpu_pct": result.breakeven_cpu_pct,
         "cost_ratio_at_100_pct": result.cost_ratio_at_100_pct,
         "burstable_always_cheaper": result.burstable_always_cheaper,
+        "fixed_always_cheaper": result.fixed_always_cheaper,
         "burstable_price_usd_per_h": result.burstable_price_usd_per_h,
         "fixed_price_usd_per_h": result.fixed_price_usd_per_h,
         "surplus_usd_per_vcpu_h": result.surplus_usd_per_vcpu_h,
@@ -87,7 +99,7 @@ def breakeven_text(result: Breakeven) -> str:
     """A few aligned lines a planner can read."""
     retrieved = f" ({result.price_retrieved})" if result.price_retrieved else ""
     rows = [
-        ("breakeven average CPU", f"{result.breakeven_cpu_pct:.1f} %"),
+        ("breakeven average CPU", _breakeven_cell(result)),
         ("cost at 100 % CPU", f"{result.cost_ratio_at_100_pct:.3f} x {result.fixed}"),
         (
             f"{result.burstable} price",
@@ -107,12 +119,18 @@ def breakeven_text(result: Breakeven) -> str:
             f"  the breakeven lies above 100 %: {result.burstable} in unlimited mode "
             f"is cheaper than {result.fixed} at any CPU load"
         )
-    elif result.breakeven_cpu_pct <= result.baseline_pct:
+    elif result.fixed_always_cheaper:
         lines.append(
-            f"  the breakeven lies at or below the baseline: {result.fixed} is "
-            f"never dearer than {result.burstable}"
+            f"  {result.fixed} costs no more per hour than {result.burstable}: it is "
+            f"never dearer, at any CPU load"
         )
     return "\n".join(lines) + "\n"
+
+
+def _breakeven_cell(result: Breakeven) -> str:
+    if result.fixed_always_cheaper:
+        return f"none ({result.fixed} is never dearer)"
+    return f"{result.breakeven_cpu_pct:.1f} %"
 
 
 def _finite_or_none(value: object) -> object:
