@@ -7,6 +7,7 @@ datapoint of a bad value. Nothing is regularised here.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import warnings
@@ -130,13 +131,19 @@ def is_summed(metric: str, statistic: str) -> bool:
 
 
 def check_metric(metric: str, source: str) -> str:
-    """Refuse a metric name that is not known, listing the known ones."""
-    if metric not in KNOWN_METRICS:
-        raise IngestError(
-            f"{source}: unknown metric {metric!r}; known metrics: "
-            + ", ".join(KNOWN_METRICS)
-        )
-    return metric
+    """The known metric ``metric`` names, in any letter case; refuse others with
+    the closest known names (or all of them)."""
+    by_lower = {name.lower(): name for name in KNOWN_METRICS}
+    if metric.lower() in by_lower:
+        return by_lower[metric.lower()]
+    close = difflib.get_close_matches(metric.lower(), list(by_lower), n=2, cutoff=0.6)
+    hint = " or ".join(repr(by_lower[name]) for name in close)
+    raise IngestError(
+        f"{source}: unknown metric {metric!r}; "
+        + (f"did you mean {hint}? " if hint else "")
+        + "known metrics: "
+        + ", ".join(KNOWN_METRICS)
+    )
 
 
 def read_raw(
@@ -220,6 +227,11 @@ def _joined(parts: list[RawSeries]) -> RawSeries:
 
 def _read_head(path: Path) -> str:
     """A file's first characters, refusing a missing, empty or non-UTF-8 file."""
+    if path.is_dir():
+        raise IngestError(
+            f"{path}: is a directory; pass the CSV or JSON file(s) in it, e.g. "
+            f"{path}/*.csv"
+        )
     if not path.is_file():
         raise IngestError(f"{path}: no such file; check the path")
     try:
@@ -258,8 +270,8 @@ def _read_csv(
 
     values = _numeric_column(frame[value_name], path.name)
     stamps = _parse_timestamps(frame[time_name].to_numpy(), path.name, "line {}", 2)
-    name = metric or _metric_from_names(value_name, path)
-    unit, _ = KNOWN_METRICS[check_metric(name, path.name)]
+    name = check_metric(metric or _metric_from_names(value_name, path), path.name)
+    unit, _ = KNOWN_METRICS[name]
     return RawSeries(stamps, values, name, unit, "unknown", path.name, "line {}", 2)
 
 
@@ -469,7 +481,8 @@ def _read_metric_data(
     chosen_id = _choose_result(results, ids, metric, source)
     mine = [r for r in results if str(r.get("Id")) == chosen_id]
     label = str(mine[0].get("Label", ""))
-    name = check_metric(metric if metric in KNOWN_METRICS else label, source)
+    known = metric is not None and metric.lower() in map(str.lower, KNOWN_METRICS)
+    name = check_metric(metric if metric is not None and known else label, source)
 
     stamps_raw: list[Any] = []
     values_raw: list[Any] = []
@@ -513,7 +526,9 @@ def _choose_result(
     """The Id of the result ``metric`` names (by Id or Label), or the only one."""
     if metric is not None:
         matches = [
-            str(r.get("Id")) for r in results if metric in (r.get("Id"), r.get("Label"))
+            str(r.get("Id"))
+            for r in results
+            if metric.lower() in (str(r.get("Id")).lower(), str(r.get("Label")).lower())
         ]
         if matches:
             return matches[0]

@@ -110,6 +110,11 @@ def test_bad_parameters_raise_one_capacity_error(
         run_command(tmp_path, text)
 
 
+def test_a_directory_given_as_the_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"is a directory; pass the YAML"):
+        command.read_params(str(tmp_path))
+
+
 def test_a_missing_file_is_named() -> None:
     with pytest.raises(
         ParameterError, match=r"-f nowhere.yaml: no such parameter file"

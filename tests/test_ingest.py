@@ -321,7 +321,7 @@ def grid(count: int, step_min: int = 5, start: str = "2026-04-06 00:00") -> list
         (
             "timestamp,value\n2026-04-06 00:00:00,5\n",
             {"metric": "CPUUtilisation"},
-            r"unknown metric 'CPUUtilisation'; known metrics: CPUUtilization",
+            r"unknown metric 'CPUUtilisation'; did you mean 'CPUUtilization'",
         ),
         (
             "timestamp,value\n2026-04-06 00:00:00,5\nnot a time,6\n",
@@ -361,6 +361,22 @@ def test_argument_errors(tmp_path: Path) -> None:
         read_metric(tmp_path / "missing.csv")
     with pytest.raises(IngestError, match=r"path is an empty list"):
         read_metric([])
+
+
+def test_metric_names_ignore_letter_case(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "export.csv", grid(3), [10, 20, 30])
+    assert quiet_read(path, metric="cpuutilization").metric == "CPUUtilization"
+    with pytest.raises(
+        IngestError,
+        match=r"unknown metric 'CPUUtilisation'; did you mean "
+        r"'CPUUtilization'\? known metrics",
+    ):
+        read_metric(path, metric="CPUUtilisation")
+
+
+def test_a_directory_is_named_as_one(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match=r"is a directory; pass the CSV or JSON"):
+        read_metric(tmp_path)
 
 
 def test_named_columns_and_epoch_seconds(tmp_path: Path) -> None:

@@ -116,6 +116,10 @@ def read_params(path: str) -> SizingParams:
         For a missing file or any parameter that breaks its rule.
     """
     file = Path(path)
+    if file.is_dir():
+        raise ParameterError(
+            f"-f {path}: is a directory; pass the YAML parameter file in it"
+        )
     if not file.is_file():
         raise ParameterError(f"-f {path}: no such parameter file; check the path")
     return SizingParams.from_mapping(load_params_yaml(file.read_text()))
