@@ -374,14 +374,13 @@ def _integral_of_piecewise_linear(
     last = knots_s.size - 1
     j = np.clip(np.searchsorted(knots_s, at_s, side="right") - 1, 0, last - 1)
     width_s = knots_s[j + 1] - knots_s[j]
-    slope = np.divide(
-        values[j + 1] - values[j],
-        width_s,
-        out=np.zeros_like(width_s),
-        where=width_s > 0,
-    )
     inside_s = np.clip(at_s, knots_s[0], knots_s[-1]) - knots_s[j]
-    height = values[j] + slope * inside_s
+    # The share of the segment passed, in [0, 1]; a slope would overflow for a
+    # segment as narrow as a subnormal number (a near-vertical ramp).
+    passed_frac = np.divide(
+        inside_s, width_s, out=np.zeros_like(width_s), where=width_s > 0
+    )
+    height = values[j] + (values[j + 1] - values[j]) * np.clip(passed_frac, 0.0, 1.0)
     within = at_knots[j] + inside_s * (values[j] + height) / 2.0
 
     before = np.minimum(at_s - knots_s[0], 0.0) * values[0]

@@ -251,6 +251,18 @@ def test_surge_adds_the_trapezoid_area(
     )
 
 
+def test_a_subnormal_ramp_is_a_step() -> None:
+    # Found by hypothesis: a ramp of 5e-324 h (1.8e-320 s) made the slope overflow
+    # to inf and the rate NaN. Such a ramp is a jump: multiplier 0 for one hour
+    # empties the first 12 five-minute steps and leaves the other 276 alone.
+    w = daily_profile(86_400, 1.0, days=1, step_s=300)
+    s = with_surge(w, w.index[0], 1.0, 0.0, ramp_s=5e-324 * 3600)
+    expected = w.requests_per_s.copy()
+    expected[:12] = 0.0  # step 0 keeps the ramp's own area, about 3e-323
+    assert np.all(np.isfinite(s.requests_per_s))
+    np.testing.assert_allclose(s.requests_per_s, expected, rtol=0, atol=1e-300)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
