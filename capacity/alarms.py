@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from capacity.breakeven import breakeven
-from capacity.catalog import InstanceType, credit_rules, get_instance
+from capacity.catalog import InstanceType, credit_rules, instance_types
 from capacity.errors import ParameterError
 from capacity.workload import Workload
 
@@ -452,13 +452,16 @@ def _advice(
 
 
 def _default_comparator(rules: InstanceType) -> str:
+    """The c5 (x86) or c7g (Graviton) type with as many vCPUs, or the next larger.
+
+    The breakeven compares one instance with one instance, so both must carry the
+    same work: a t4g.medium (2 vCPUs) is priced against c7g.large, not c7g.medium (1).
+    """
     family = "c7g" if rules.arch == "arm64" else "c5"
-    for size in (rules.size, "large"):
-        try:
-            return get_instance(f"{family}.{size}").name
-        except ValueError:
-            continue
-    return f"{family}.large"
+    sizes = sorted(instance_types([family]), key=lambda fixed: fixed.vcpu)
+    return next(
+        (fixed.name for fixed in sizes if fixed.vcpu >= rules.vcpu), sizes[-1].name
+    )
 
 
 def _burstable(instance: InstanceType | str) -> InstanceType:

@@ -131,9 +131,10 @@ def test_above_the_breakeven_advice_is_fixed() -> None:
     assert "c5.large is cheaper" in advice.reason
 
 
-def test_graviton_types_are_compared_with_c7g() -> None:
+def test_graviton_types_are_compared_with_c7g_of_as_many_vcpus() -> None:
+    # t4g.medium has 2 vCPUs (AWS-CREDITS.md 1.1); c7g.medium has 1, c7g.large 2 (1.2)
     assert baseline_advice([0.1] * 24, "t4g.medium", step_s=3600).comparator == (
-        "c7g.medium"
+        "c7g.large"
     )
 
 
