@@ -398,6 +398,11 @@ def _read_csv(path: Path, columns: Iterable[str], what: str) -> list[dict[str, s
         ) from None
 
     missing = [column for column in columns if column not in header]
+    if missing and header and header[0].lstrip()[:1] in ("{", "["):
+        raise CatalogError(
+            f"{what} '{path}' is JSON, not CSV; write a CSV file whose header is "
+            f"{','.join(columns)}"
+        )
     if missing:
         raise CatalogError(
             f"{what} '{path}' lacks column(s) {', '.join(missing)}; its header must "

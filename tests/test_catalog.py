@@ -384,6 +384,13 @@ def test_json_passed_as_price_table(tmp_path: Path) -> None:
         load_prices(path)
 
 
+def test_one_line_json_passed_as_price_table(tmp_path: Path) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text('{"t3.large": 0.0832}\n')
+    with pytest.raises(CatalogError, match=r"prices\.json' is JSON, not CSV; write"):
+        load_prices(path)
+
+
 def test_price_table_is_a_directory(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"is a directory; pass the path of a CSV"):
         load_prices(tmp_path)
