@@ -77,6 +77,11 @@ COLUMNS: dict[str, Column] = {
     "advice": Column("Advice", "text"),
     "verdict": Column("Verdict", "text"),
     "hc_timeout_s": Column("Health-check timeout (s)", "number"),
+    "converged": Column("Completed", "text"),
+    "minutes_to_converge": Column("Minutes to complete", "number"),
+    "failed_request_frac": Column("Requests failed (%)", "frac"),
+    "min_healthy_tasks": Column("Fewest tasks in service", "count"),
+    "shed_frac": Column("Traffic shed (%)", "frac"),
 }
 """Header and format of each canonical column a report shows."""
 
