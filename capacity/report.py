@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
 import re
@@ -397,7 +398,11 @@ def _execute(
         running.append(notebook)
 
     try:
-        with _publishing_into(staging), _kernel_sockets() as kernel_config:
+        with (
+            _publishing_into(staging),
+            _kernel_sockets() as kernel_config,
+            _papermill_log_quiet(),
+        ):
             papermill.execute_notebook(
                 str(source),
                 str(executed),
@@ -428,10 +433,31 @@ def _execute(
             last_cell = nbformat.v4.new_code_cell(failed_source)
         if running and not executed.exists():  # a timeout, dead kernel or ^C
             nbformat.write(running[0], executed)
-        failure = _failure(source, executed, staging, last_cell, error)
+        failure = _failure(
+            source, executed, staging, last_cell, error, timeout_s=timeout_s
+        )
         if isinstance(error, KeyboardInterrupt):
             raise
         raise failure from error
+
+
+@contextmanager
+def _papermill_log_quiet() -> Iterator[None]:
+    """Keep papermill's and nbclient's log records off stderr during a run.
+
+    Unconfigured, Python prints a library's warnings and errors to stderr (the
+    "last resort" handler): a timeout added a stray "Timeout waiting for execute
+    reply" line before the runner's own message. A :class:`logging.NullHandler`
+    on the ``papermill`` logger stops that, and records still reach any handler
+    the application configured.
+    """
+    papermill_log = logging.getLogger("papermill")
+    handler = logging.NullHandler()
+    papermill_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        papermill_log.removeHandler(handler)
 
 
 def _failure(
@@ -441,6 +467,8 @@ def _failure(
     last_cell: Any,
     error: BaseException,
     stage: str = "",
+    *,
+    timeout_s: float | None = None,
 ) -> NotebookRunError:
     """Keep the failed notebook, drop partial output, and describe the failure.
 
@@ -462,26 +490,59 @@ def _failure(
         if failed.exists()
         else f"no cell ran, so no notebook is kept in '{executed.parent}'"
     )
-    message = (
-        f"notebook '{source.stem}' failed in {where}: {_error_text(error)}; {kept}"
-    )
+    if _is_timeout(error) and timeout_s is not None:
+        message = f"notebook '{source.stem}' timed out after {timeout_s:g} s in {where}"
+    else:
+        message = f"notebook '{source.stem}' failed in {where}: {_error_text(error)}"
+    message += f"; {kept}"
     (executed.parent / "FAILED.txt").write_text(message + "\n", encoding="utf-8")
     return NotebookRunError(message)
 
 
 def _cell_description(source: Path, cell: Any) -> str:
-    """``cell <index> ('<first line>')``, the index counted in the source notebook."""
+    """``cell <index> (<label>)``, the index counted in the source notebook.
+
+    The label is the cell's first comment (``'# Costs per month'``), else the
+    markdown heading above it (``under 'The recommendation'``), else its first line
+    of code: a cell's first line is often an import, which tells a reader nothing.
+    """
     import nbformat
 
     if cell is None:
         return "kernel start-up"
-    lines = cell.source.strip().splitlines()
-    first_line = lines[0] if lines else ""
     cells = nbformat.read(source, as_version=4).cells
     for index, candidate in enumerate(cells):
         if candidate.get("id") == cell.get("id") or candidate.source == cell.source:
-            return f"cell {index} ('{first_line}')"
-    return f"the injected parameters ('{first_line}')"
+            return f"cell {index} ({_cell_label(cells, index)})"
+    lines = cell.source.strip().splitlines()
+    return f"the injected parameters ('{lines[0] if lines else ''}')"
+
+
+def _cell_label(cells: list[Any], index: int) -> str:
+    """A cell's first comment, else the heading above it, else its first code line."""
+    lines = [line.strip() for line in cells[index].source.strip().splitlines()]
+    comments = [line.lstrip("#").strip() for line in lines if line.startswith("#")]
+    if any(comments):
+        return f"'# {next(text for text in comments if text)}'"
+
+    for above in reversed(cells[:index]):
+        headings = [
+            line.lstrip("#").strip()
+            for line in above.source.splitlines()
+            if above.cell_type == "markdown"
+            and line.lstrip("#").strip()
+            and line.startswith("#")
+        ]
+        if headings:
+            return f"under '{headings[-1]}'"
+    code = [line for line in lines if line and not line.startswith("#")]
+    return f"'{code[0] if code else ''}'"
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """Whether papermill or nbclient stopped the run at its deadline."""
+    ename = getattr(error, "ename", None) or type(error).__name__
+    return "Timeout" in ename or isinstance(error, TimeoutError)
 
 
 def _error_text(error: BaseException) -> str:
@@ -490,7 +551,7 @@ def _error_text(error: BaseException) -> str:
     evalue = getattr(error, "evalue", None)
     if evalue is None:
         evalue = str(error)
-    if "Timeout" in ename or isinstance(error, TimeoutError):
+    if _is_timeout(error):
         ename, evalue = "timeout", "the run did not finish within the timeout"
     if isinstance(error, KeyboardInterrupt):
         ename, evalue = "interrupted", "stopped by SIGINT (Ctrl-C)"

@@ -128,9 +128,11 @@ def test_failing_cell_is_named_and_earlier_report_untouched(tmp_path: Path) -> N
     )
     before = _folder_state(good.run_dir)
 
-    # The fixture's cell 2 (counting from 0, markdown included) refuses rps <= 0.
+    # The fixture's cell 2 (counting from 0, markdown included) refuses rps <= 0;
+    # it has no comment, so the heading above it (cell 0's title) names it.
     message = (
-        r"notebook 'tiny' failed in cell 2 \('import pandas as pd'\): ValueError: "
+        r"notebook 'tiny' failed in cell 2 \(under 'Tiny fixture report'\): "
+        r"ValueError: "
         r"rps must be positive, got -1.0; the failed notebook is kept at .*"
         r"FAILED-tiny.ipynb"
     )
@@ -205,7 +207,8 @@ def test_the_kernel_listens_on_unix_sockets_not_tcp_ports(tmp_path: Path) -> Non
 def test_timeout_stops_a_hanging_cell_within_the_limit(tmp_path: Path) -> None:
     started_s = time.monotonic()
 
-    with pytest.raises(NotebookRunError, match=r"cell 1 \('import time'\): timeout"):
+    message = r"'sleeps' timed out after 8 s in cell 1 \('import time'\); the failed"
+    with pytest.raises(NotebookRunError, match=message):
         report.run_notebook(
             FIXTURES / "sleeps.ipynb",
             {"sleep_s": 600},
@@ -233,6 +236,44 @@ def test_bad_input_fails_before_any_kernel_or_folder(
         report.run_notebook(FIXTURES / notebook, parameters, output_dir=tmp_path)
 
     assert list(tmp_path.iterdir()) == []
+
+
+def _cells(*sources: str) -> list[object]:
+    """Markdown for sources starting with 'md:', code for the others."""
+    return [
+        nbformat.v4.new_markdown_cell(text.removeprefix("md:"))
+        if text.startswith("md:")
+        else nbformat.v4.new_code_cell(text)
+        for text in sources
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sources", "label"),
+    [
+        # The cell's first comment wins over a heading above it.
+        (
+            ("md:## Costs", "import pandas as pd\n# Monthly totals\nx = 1"),
+            "'# Monthly totals'",
+        ),
+        # No comment: the nearest heading above, the last one of that markdown cell.
+        (
+            ("md:# Report\n\n## Workload\ntext", "import pandas as pd"),
+            "under 'Workload'",
+        ),
+        (
+            ("md:# Report", "md:plain text", "x = 1", "import pandas as pd"),
+            "under 'Report'",
+        ),
+        # Neither: the first line, as before.
+        (("rps: float = 1.0  # help", "import pandas as pd"), "'import pandas as pd'"),
+        (("md:#", "#\n# \nimport os"), "'import os'"),
+    ],
+)
+def test_a_failed_cell_is_named_by_comment_heading_or_first_line(
+    sources: tuple[str, ...], label: str
+) -> None:
+    assert report._cell_label(_cells(*sources), len(sources) - 1) == label
 
 
 def test_unknown_notebook_name_lists_the_known_ones() -> None:

@@ -203,12 +203,30 @@ def test_sigint_keeps_the_failed_notebook_and_exits_130(tmp_path: Path) -> None:
         "FAILED.txt",
     ]
     failed_text = (run_dir / "FAILED.txt").read_text()
-    assert "failed in cell 2" in failed_text
+    assert "failed in cell 2 ('# Wait')" in failed_text
     assert "interrupted: stopped by SIGINT" in failed_text
     assert report.latest_run(output_dir, "sleepy") is None
     # The executed notebook holds what ran: the cell before the sleep finished.
     executed = nbformat.read(run_dir / "FAILED-sleepy.ipynb", as_version=4)
     assert executed.cells[1].execution_count is not None
+
+
+@pytest.mark.slow
+def test_a_timeout_is_one_line_naming_the_limit_and_the_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", str(FIXTURES / "sleeps.ipynb"), "-p", "sleep_s", "600"]
+
+    status = main([*argv, "--timeout", "5", "--output-dir", str(tmp_path)])
+
+    # Papermill's own "Timeout waiting for execute reply" line is not printed.
+    error_lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert len(error_lines) == 1
+    assert error_lines[0].startswith(
+        "capacity run: failed: notebook 'sleeps' timed out after 5 s in cell 1 "
+        "('import time'); the failed notebook is kept at "
+    )
 
 
 def test_run_needs_a_notebook_or_all() -> None:
