@@ -99,9 +99,14 @@ def check_sizing(values: Mapping[str, Any]) -> None:
         )
     except CapacityError as error:
         raise ParameterError(
-            f"parameters families={list(params.families or [])}, "
-            f"sizes={list(params.sizes or [])}: {error}"
+            f"parameters families={_filter_text(params.families)}, "
+            f"sizes={_filter_text(params.sizes)}: {error}"
         ) from error
+
+
+def _filter_text(names: tuple[str, ...] | None) -> str:
+    """A family or size filter as the notebook reads it: None keeps all."""
+    return str(list(names)) if names else "all"
 
 
 # The sizing notebook's parameters whose falsy default means "not set" (None).
