@@ -366,3 +366,59 @@ def test_incident_replay_alternatives_are_not_throttled(
     assert float(rows["c5.large fixed"]["surplus_usd"]) == 0.0
     # Unlimited mode owes surplus credits for every vCPU-minute above baseline.
     assert float(rows["t3.large unlimited"]["surplus_usd"]) > 0.0
+
+
+@pytest.mark.slow
+def test_sizing_report_states_the_answer_first(sizing_run: report.RunResult) -> None:
+    results = sizing_run.results
+    html = sizing_run.html_path.read_text(encoding="utf-8")
+    answer = (
+        f"Run {results['recommended_count']} x {results['recommended_instance_type']}"
+    )
+
+    assert answer in html
+    assert html.index(answer) < html.index("The recommendation")
+    assert "Families searched" in html and "t3, c5" in html  # the fixture's families
+
+
+@pytest.mark.slow
+def test_sizing_results_are_rounded_and_the_csv_is_not(
+    sizing_run: report.RunResult,
+) -> None:
+    results = sizing_run.results
+    options = _table(sizing_run, "options")
+
+    # Cents for USD, 0.1 ms, 4 decimals for fractions (tables.rounded's rules).
+    assert results["monthly_cost_usd"] == round(results["monthly_cost_usd"], 2)
+    assert results["p99_at_peak_ms"] == round(results["p99_at_peak_ms"], 1)
+    assert results["peak_utilisation_frac"] == round(
+        results["peak_utilisation_frac"], 4
+    )
+    assert float(options[0]["p99_at_peak_ms"]) == pytest.approx(
+        results["p99_at_peak_ms"], abs=0.05
+    )
+    assert "binding_constraint" in options[0]  # canonical names kept for finance
+
+
+@pytest.mark.slow
+def test_sizing_report_shows_readable_headers(sizing_run: report.RunResult) -> None:
+    html = sizing_run.html_path.read_text(encoding="utf-8")
+
+    for header in ("Monthly cost (USD)", "p99 at peak (ms)", "Binding constraint"):
+        assert f">{header}</th>" in html
+    assert ">monthly_cost_usd</th>" not in html
+
+
+@pytest.mark.slow
+def test_cost_comparison_says_which_type_is_cheaper_at_any_load(
+    cost_run: report.RunResult, root_dir: Path
+) -> None:
+    rows = {row["fixed"]: row for row in _table(cost_run, "breakeven")}
+
+    # Bundled prices: c7g.large costs less per hour than t3.large, so no load
+    # makes the T3 cheaper; m5.large costs more, so the T3 wins below 42.8 %.
+    assert _price_usd_per_h(root_dir, "c7g.large") < _price_usd_per_h(
+        root_dir, "t3.large"
+    )
+    assert rows["c7g.large"]["verdict"] == "c7g.large cheaper at any load"
+    assert rows["m5.large"]["verdict"] == "t3.large cheaper below 42.8 % average CPU"
