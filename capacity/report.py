@@ -12,9 +12,14 @@ A run of ``sizing`` writes a new folder ``<output_dir>/sizing-<UTC timestamp>[-n
   the timing.
 
 ``<output_dir>/sizing-latest`` (a symlink, or a text file naming the folder where
-symlinks are not possible) then points at the new folder. A failed run keeps the
-executed notebook as ``FAILED-sizing.ipynb`` beside a one-line ``FAILED.txt``, writes
-no HTML, CSV or results, and leaves ``sizing-latest`` where it was.
+symlinks are not possible) then points at the new folder. A failed run (a cell
+that raised, the timeout, a dead kernel, or Ctrl-C) keeps the notebook as executed
+so far as ``FAILED-sizing.ipynb`` beside a one-line ``FAILED.txt``, writes no HTML,
+CSV or results, and leaves ``sizing-latest`` where it was.
+
+Before any kernel starts or any folder is made, the parameters are checked: their
+types against the ``parameters`` cell, their values by the notebook's check in
+:mod:`capacity.notebook_checks`, and the timeout and output folder.
 
 How a notebook hands tables and numbers to the runner: it calls
 :func:`publish_table` and :func:`publish_result`. The runner tells the kernel where

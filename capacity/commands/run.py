@@ -11,9 +11,10 @@ All notebooks, as a scheduler would (``--all`` needs ``-f``)::
 The ``--all`` file holds one section per notebook name with that notebook's
 parameters, and an optional ``shared`` section whose keys go to every notebook that
 declares them. Every notebook in ``notebooks/`` runs, with or without a section. All
-sections are checked before the first kernel starts (a typo fails at once, exit 2);
-a notebook that fails is reported and the rest still run; the exit status is 1 if any
-failed.
+sections are checked, types and values, before the first kernel starts (a typo fails
+at once, exit 2); a notebook that fails (a cell, or an output folder or pointer that
+cannot be used) is reported and the rest still run; the exit status is 1 if any
+failed. Ctrl-C stops the run with exit status 130.
 """
 
 from __future__ import annotations
