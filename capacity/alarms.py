@@ -438,6 +438,12 @@ def _advice(
             f"no 24-hour mean exceeds the {baseline_pct:g} % baseline "
             f"(worst day {worst_day_pct:.1f} %): earned credits cover the bursts"
         )
+    if math.isnan(breakeven_pct):
+        return "fixed", (
+            f"the worst day averages {worst_day_pct:.1f} %, above the "
+            f"{baseline_pct:g} % baseline, and {fixed} costs no more an hour than "
+            f"the burstable type: {fixed} is cheaper at any load"
+        )
     if worst_day_pct < breakeven_pct:
         return "unlimited", (
             f"the worst day averages {worst_day_pct:.1f} %, above the "

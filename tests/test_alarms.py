@@ -207,3 +207,13 @@ def test_threshold_lies_within_zero_and_the_cap(
 def test_bad_input_is_rejected(call, error: type[Exception], pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_a_fixed_type_never_dearer_is_advised_without_a_breakeven_figure() -> None:
+    # c5.large $0.085/h against t2.large $0.0928/h (AWS-CREDITS.md 1.1, 1.2): the
+    # fixed type is cheaper at any load, so there is no breakeven to quote.
+    advice = baseline_advice([0.9] * 48, "t2.large", step_s=3600, comparator="c5.large")
+
+    assert advice.advice == "fixed"
+    assert "nan" not in advice.reason
+    assert "c5.large is cheaper at any load" in advice.reason

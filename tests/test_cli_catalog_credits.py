@@ -313,6 +313,10 @@ def test_credits_phases_carry_surplus_and_pay_back() -> None:
             "--launch-credits -1 is negative",
         ),
         (
+            ["t2.micro", "--profile", "2h@1", "--launch-credits", "nan"],
+            "--launch-credits nan must be a finite number",
+        ),
+        (
             ["t4g.nano", "--profile", "2h@1", "--os", "windows"],
             "no windows surplus-credit rate for t4g",
         ),

@@ -268,6 +268,11 @@ def _check_balances(args: argparse.Namespace, rules: InstanceType) -> None:
         )
     if args.launch_credits is None:
         return
+    if not math.isfinite(args.launch_credits):
+        raise ParameterError(
+            f"--launch-credits {args.launch_credits:g} must be a finite number; "
+            f"give 0 or more"
+        )
     if not args.launch_credits >= 0:
         raise ParameterError(
             f"--launch-credits {args.launch_credits:g} is negative; give 0 or more"
