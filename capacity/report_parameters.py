@@ -252,13 +252,21 @@ def _check_list(parameter: NotebookParameter, value: Any) -> list[Any]:
     item = NotebookParameter(parameter.name, item_type, None, "")
     if isinstance(value, str):
         text = value.strip().removeprefix("[").removesuffix("]")
-        value = [part.strip() for part in text.split(",") if part.strip()]
+        value = [_unquoted(part) for part in text.split(",") if part.strip()]
     if not isinstance(value, list | tuple):
         raise ParameterError(
             f"parameter '{parameter.name}' must be of type {parameter.type_name}, got "
             f"{type(value).__name__} {value!r}; give a list or comma-separated text"
         )
     return [check_parameter(item, element) for element in value]
+
+
+def _unquoted(item: str) -> str:
+    """One item of a comma-separated list, without the quotes JSON or YAML put on it."""
+    item = item.strip()
+    if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
+        return item[1:-1]
+    return item
 
 
 def _parse_text(parameter: NotebookParameter, text: str) -> Any:

@@ -129,6 +129,9 @@ def test_unknown_name_names_the_close_match() -> None:
         ("str", "2014-04-10", "2014-04-10"),
         ("list[str]", "t3.large, c5.large", ["t3.large", "c5.large"]),
         ("list[str]", "[t3.large,c5.large]", ["t3.large", "c5.large"]),
+        # JSON or YAML flow syntax typed on the command line: the quotes go.
+        ("list[str]", '["t3", "c5"]', ["t3", "c5"]),
+        ("list[str]", "['t3', c5]", ["t3", "c5"]),
         ("list[float]", ["0.5", 2], [0.5, 2.0]),
     ],
 )
