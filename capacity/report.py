@@ -21,12 +21,8 @@ Before any kernel starts or any folder is made, the parameters are checked: thei
 types against the ``parameters`` cell, their values by the notebook's check in
 :mod:`capacity.notebook_checks`, and the timeout and output folder.
 
-How a notebook hands tables and numbers to the runner: it calls
-:func:`publish_table` and :func:`publish_result`. The runner tells the kernel where
-to write through the environment variable ``CAPACITY_PUBLISH_DIR`` (a private staging
-folder inside the run folder); the files are moved into place only when every cell
-succeeded. Outside a run (a planner in JupyterLab) the variable is unset and the two
-functions only check their arguments and return, so the notebook runs unchanged.
+How a notebook hands tables and headline numbers to the runner is in
+:mod:`capacity.publish`.
 """
 
 from __future__ import annotations
@@ -36,7 +32,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -49,6 +44,11 @@ from typing import Any
 
 from capacity.errors import CapacityWarning, NotebookRunError, ParameterError
 from capacity.notebook_checks import check_notebook_values
+from capacity.publish import (
+    PUBLISH_DIR_ENV,
+    collect_results,
+    collect_tables,
+)
 from capacity.report_parameters import (
     NotebookParameter,
     check_parameters,
@@ -58,12 +58,9 @@ from capacity.report_parameters import (
 __all__ = [
     "HTML_BUDGET_BYTES",
     "NOTEBOOKS_DIR",
-    "PUBLISH_DIR_ENV",
     "NotebookParameter",
     "RunResult",
     "notebook_parameters",
-    "publish_result",
-    "publish_table",
     "resolve_notebook",
     "run_notebook",
 ]
@@ -71,17 +68,12 @@ __all__ = [
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 """The project's notebooks, found beside the package in a clone."""
 
-PUBLISH_DIR_ENV = "CAPACITY_PUBLISH_DIR"
-"""Environment variable naming the folder a running notebook publishes into."""
-
 HTML_BUDGET_BYTES = 3_000_000
 """The largest HTML report we accept; charts are decimated to stay under it."""
 
-# A report kernel imports this module only for publish_table and publish_result, so
 # papermill, nbconvert, nbformat and jinja2 are imported by the functions that run
-# and export a notebook: that spares every report kernel about 0.5 s of imports.
+# and export a notebook, so that importing this module (the CLI's `run`) stays quick.
 
-_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 # nbconvert's lab template without its remote scripts (require.js, MathJax, mermaid),
 # and with SVG outputs inlined as markup rather than base64 images, so the report
@@ -118,86 +110,6 @@ class RunResult:
     """The parameters injected (after type checks); defaults not repeated."""
     duration_s: float
     """Wall-clock time of execution and export [s]."""
-
-
-def publish_table(name: str, table: Any) -> Any:
-    """Hand a table to the runner as ``tables/<name>.csv``; return it for display.
-
-    Parameters
-    ----------
-    name : str
-        Lower-case snake-case name of the CSV file.
-    table : pandas.DataFrame
-        The table; its index is written when it is named.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``table`` itself, so a notebook cell can end with this call to show it.
-
-    Raises
-    ------
-    ParameterError
-        If ``name`` is not lower-case snake case.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> publish_table("options", pd.DataFrame({"monthly_usd": [60.9]})).shape
-    (1, 1)
-    """
-    folder = _publish_dir(name)
-    if folder is not None:
-        has_named_index = any(level is not None for level in table.index.names)
-        table.to_csv(folder / f"{name}.csv", index=has_named_index)
-    return table
-
-
-def publish_result(name: str, value: float | int | str | bool | None) -> None:
-    """Hand one headline number (or short text) to the runner's ``results.json``.
-
-    Parameters
-    ----------
-    name : str
-        Lower-case snake-case key carrying its unit, e.g. ``monthly_usd``.
-    value : float, int, str, bool or None
-        The value; numpy scalars are accepted, NaN and inf are written as null.
-
-    Raises
-    ------
-    ParameterError
-        If ``name`` is not snake case or ``value`` is not a scalar.
-    """
-    folder = _publish_dir(name)
-    scalar = _json_scalar(name, value)
-    if folder is not None:
-        with (folder / "results.jsonl").open("a", encoding="utf-8") as stream:
-            stream.write(json.dumps({name: scalar}) + "\n")
-
-
-def _publish_dir(name: str) -> Path | None:
-    """The staging folder of the current run, or None outside a run."""
-    if not _NAME.fullmatch(name):
-        raise ParameterError(
-            f"published name {name!r} must be lower-case snake case such as "
-            "'monthly_usd'; rename it"
-        )
-    folder = os.environ.get(PUBLISH_DIR_ENV)
-    return Path(folder) if folder else None
-
-
-def _json_scalar(name: str, value: Any) -> float | int | str | bool | None:
-    """A JSON-safe scalar: numpy scalars unwrapped, NaN and inf as None."""
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise ParameterError(
-        f"published result {name!r} must be a number, text, bool or None, got "
-        f"{type(value).__name__}; publish a table for structured values"
-    )
 
 
 def resolve_notebook(name_or_path: str | Path) -> Path:
@@ -287,8 +199,8 @@ def run_notebook(
     try:
         html_path = _export_html(executed, run_dir / f"{path.stem}.html")
         _warn_if_over_budget(html_path)
-        tables = _collect_tables(staging, run_dir / "tables")
-        results = _collect_results(staging)
+        tables = collect_tables(staging, run_dir / "tables")
+        results = collect_results(staging)
         shutil.rmtree(staging)
         duration_s = time.perf_counter() - started_s
         _write_results_json(run_dir, path.stem, checked, results, duration_s)
@@ -598,25 +510,6 @@ def _warn_if_over_budget(html_path: Path) -> None:
             CapacityWarning,
             stacklevel=3,
         )
-
-
-def _collect_tables(staging: Path, tables_dir: Path) -> dict[str, Path]:
-    """Move the published CSV files into ``tables/``."""
-    tables: dict[str, Path] = {}
-    for csv_path in sorted(staging.glob("*.csv")):
-        tables_dir.mkdir(exist_ok=True)
-        tables[csv_path.stem] = Path(shutil.move(csv_path, tables_dir / csv_path.name))
-    return tables
-
-
-def _collect_results(staging: Path) -> dict[str, Any]:
-    """The published results, in order; a later value of a name replaces it."""
-    results: dict[str, Any] = {}
-    lines_path = staging / "results.jsonl"
-    if lines_path.exists():
-        for line in lines_path.read_text(encoding="utf-8").splitlines():
-            results.update(json.loads(line))
-    return results
 
 
 def _write_results_json(

@@ -1,6 +1,6 @@
 """Display formatting for the report tables: readable headers, units, no index.
 
-The tables a notebook publishes (:func:`capacity.report.publish_table`) keep the
+The tables a notebook publishes (:func:`capacity.publish.publish_table`) keep the
 package's canonical column names and full precision, for spreadsheets. What the
 HTML report shows is a copy made by :func:`for_display`: each canonical name
 becomes a header with its unit ("Monthly cost (USD)"), dollars get a ``$`` and

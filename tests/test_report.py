@@ -187,10 +187,10 @@ def test_the_kernel_listens_on_unix_sockets_not_tcp_ports(tmp_path: Path) -> Non
     parameters.metadata["tags"] = ["parameters"]
     probe = nbformat.v4.new_code_cell(
         "from ipykernel.connect import get_connection_info\n"
-        "from capacity import report\n"
+        "from capacity import publish\n"
         "info = get_connection_info(unpack=True)\n"
-        "report.publish_result('transport', info['transport'])\n"
-        "report.publish_result('ip', info['ip'])"
+        "publish.publish_result('transport', info['transport'])\n"
+        "publish.publish_result('ip', info['ip'])"
     )
     notebook = tmp_path / "probe.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[parameters, probe]), notebook)
@@ -354,48 +354,6 @@ def test_a_pointer_that_cannot_move_leaves_no_stray_link(tmp_path: Path) -> None
         "tiny-20260101T000000Z",
         "tiny-latest",
     ]
-
-
-def test_publishing_outside_a_run_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(report.PUBLISH_DIR_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    table = pd.DataFrame({"monthly_usd": [1.0]})
-
-    assert report.publish_table("costs", table) is table
-    report.publish_result("monthly_usd", 1.0)
-
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_publishing_inside_a_run_writes_csv_and_results(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(report.PUBLISH_DIR_ENV, str(tmp_path))
-
-    report.publish_table("costs", pd.DataFrame({"monthly_usd": [1.5]}))
-    report.publish_result("monthly_usd", float("nan"))
-    report.publish_result("monthly_usd", 2.0)
-
-    assert (tmp_path / "costs.csv").read_text() == "monthly_usd\n1.5\n"
-    lines = (tmp_path / "results.jsonl").read_text().splitlines()
-    assert [json.loads(line) for line in lines] == [
-        {"monthly_usd": None},
-        {"monthly_usd": 2.0},
-    ]
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        ("Monthly USD", 1.0, "'Monthly USD' must be lower-case snake case"),
-        ("options", [1, 2], "'options' must be a number, text, bool or None"),
-    ],
-)
-def test_bad_publications_are_refused(name: str, value: object, message: str) -> None:
-    with pytest.raises(ParameterError, match=message):
-        report.publish_result(name, value)  # type: ignore[arg-type]
 
 
 def test_latest_falls_back_to_a_file(tmp_path: Path) -> None:

@@ -167,7 +167,7 @@ def _notebook_that_publishes_then_sleeps(folder: Path) -> Path:
     cells = [
         parameters,
         nbformat.v4.new_code_cell(
-            "from capacity import report\nreport.publish_result('started', True)"
+            "from capacity import publish\npublish.publish_result('started', True)"
         ),
         nbformat.v4.new_code_cell("# Wait\nimport time\ntime.sleep(sleep_s)"),
     ]
