@@ -161,15 +161,23 @@ def test_run_reports_an_unusable_output_dir_in_one_line(
 
 
 def _notebook_that_publishes_then_sleeps(folder: Path) -> Path:
-    """A notebook that publishes ``started`` (a sign it runs), then sleeps 600 s."""
+    """A notebook that publishes ``started``, then sleeps 600 s in its third cell.
+
+    The sleeping cell first creates ``sleeping.flag`` in ``folder``, so a test knows
+    the kernel is inside that cell, not still finishing the one before.
+    """
     parameters = nbformat.v4.new_code_cell("sleep_s: float = 600.0  # sleep [s]")
     parameters.metadata["tags"] = ["parameters"]
+    flag = folder / "sleeping.flag"
     cells = [
         parameters,
         nbformat.v4.new_code_cell(
             "from capacity import publish\npublish.publish_result('started', True)"
         ),
-        nbformat.v4.new_code_cell("# Wait\nimport time\ntime.sleep(sleep_s)"),
+        nbformat.v4.new_code_cell(
+            f"# Wait\nimport pathlib, time\npathlib.Path({str(flag)!r}).touch()\n"
+            "time.sleep(sleep_s)"
+        ),
     ]
     path = folder / "sleepy.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
@@ -186,16 +194,16 @@ def test_sigint_keeps_the_failed_notebook_and_exits_130(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    published = output_dir.glob("sleepy-*/.publish/results.jsonl")
+    sleeping = tmp_path / "sleeping.flag"
     deadline_s = time.monotonic() + 60
-    while not any(published) and time.monotonic() < deadline_s:
+    while not sleeping.exists() and time.monotonic() < deadline_s:
         time.sleep(0.2)
-        published = output_dir.glob("sleepy-*/.publish/results.jsonl")
 
     process.send_signal(signal.SIGINT)
     _, error_text = process.communicate(timeout=60)
 
     (run_dir,) = output_dir.iterdir()
+    assert sleeping.exists()
     assert process.returncode == 130
     assert error_text.strip().splitlines() == ["capacity run: interrupted"]
     assert sorted(p.name for p in run_dir.iterdir()) == [
