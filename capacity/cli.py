@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from capacity import __version__
-from capacity.errors import CapacityError, NotebookRunError
+from capacity.errors import CapacityError, NotebookRunError, Terminated
 
 COMMANDS = {
     "catalog": "list instance types with their CPU-credit rules and prices",
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except NotebookRunError as error:
         print(f"capacity {args.command}: failed: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(f"capacity {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
     return status

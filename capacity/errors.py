@@ -32,5 +32,9 @@ class NotebookRunError(RuntimeError):
     """A notebook run that failed; the message names the cell and the error."""
 
 
+class Terminated(KeyboardInterrupt):
+    """A run stopped by SIGTERM (a scheduler or service manager), handled as Ctrl-C."""
+
+
 class CapacityWarning(UserWarning):
     """Valid but doubtful input: the message says what to check."""

@@ -42,7 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capacity.errors import CapacityWarning, NotebookRunError, ParameterError
+from capacity.errors import (
+    CapacityWarning,
+    NotebookRunError,
+    ParameterError,
+    Terminated,
+)
 from capacity.notebook_checks import check_notebook_values
 from capacity.publish import (
     PUBLISH_DIR_ENV,
@@ -470,7 +475,9 @@ def _error_text(error: BaseException) -> str:
         evalue = str(error)
     if _is_timeout(error):
         ename, evalue = "timeout", "the run did not finish within the timeout"
-    if isinstance(error, KeyboardInterrupt):
+    if isinstance(error, Terminated):
+        ename, evalue = "interrupted", "stopped by SIGTERM"
+    elif isinstance(error, KeyboardInterrupt):
         ename, evalue = "interrupted", "stopped by SIGINT (Ctrl-C)"
     one_line = " ".join(str(evalue).split())
     return f"{ename}: {one_line}" if one_line else ename

@@ -185,7 +185,17 @@ def _notebook_that_publishes_then_sleeps(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_sigint_keeps_the_failed_notebook_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stop", "status", "said"),
+    [
+        (signal.SIGINT, 130, "stopped by SIGINT"),  # Ctrl-C
+        (signal.SIGTERM, 143, "stopped by SIGTERM"),  # schedulers, systemd
+    ],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_keeps_the_failed_notebook_and_exits_128_plus_it(
+    stop: signal.Signals, status: int, said: str, tmp_path: Path
+) -> None:
     notebook = _notebook_that_publishes_then_sleeps(tmp_path)
     output_dir = tmp_path / "reports"
     command = [sys.executable, "-m", "capacity", "run", str(notebook)]
@@ -199,12 +209,12 @@ def test_sigint_keeps_the_failed_notebook_and_exits_130(tmp_path: Path) -> None:
     while not sleeping.exists() and time.monotonic() < deadline_s:
         time.sleep(0.2)
 
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, error_text = process.communicate(timeout=60)
 
     (run_dir,) = output_dir.iterdir()
     assert sleeping.exists()
-    assert process.returncode == 130
+    assert process.returncode == status
     assert error_text.strip().splitlines() == ["capacity run: interrupted"]
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "FAILED-sleepy.ipynb",
@@ -212,7 +222,7 @@ def test_sigint_keeps_the_failed_notebook_and_exits_130(tmp_path: Path) -> None:
     ]
     failed_text = (run_dir / "FAILED.txt").read_text()
     assert "failed in cell 2 ('# Wait')" in failed_text
-    assert "interrupted: stopped by SIGINT" in failed_text
+    assert f"interrupted: {said}" in failed_text
     assert report.latest_run(output_dir, "sleepy") is None
     # The executed notebook holds what ran: the cell before the sleep finished.
     executed = nbformat.read(run_dir / "FAILED-sleepy.ipynb", as_version=4)

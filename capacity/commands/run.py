@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from capacity.errors import CapacityError, NotebookRunError, ParameterError
+from capacity.errors import CapacityError, NotebookRunError, ParameterError, Terminated
 from capacity.notebook_checks import check_notebook_values
 from capacity.report import NOTEBOOKS_DIR, RunResult, run_notebook
 from capacity.report_parameters import (
@@ -99,7 +100,25 @@ def _positive_seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Run one notebook, or all of them with ``--all``; return the exit status."""
+    """Run one notebook, or all of them with ``--all``; return the exit status.
+
+    SIGTERM (how cron wrappers, systemd and Airflow stop a job) is handled like
+    Ctrl-C: the run fails cleanly, keeping its notebook, and exits 143.
+    """
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args, out)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signal_number: int, frame: object) -> None:
+    """The SIGTERM handler: raise into whatever the run is doing."""
+    raise Terminated(f"signal {signal_number}")
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    """Run one notebook, or all of them with ``--all``."""
     if args.all:
         return _run_all(args, out)
     if args.notebook is None:
