@@ -12,13 +12,15 @@ light.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from capacity.errors import ParameterError
 
@@ -123,3 +125,27 @@ def collect_results(staging: Path) -> dict[str, Any]:
         for line in lines_path.read_text(encoding="utf-8").splitlines():
             results.update(json.loads(line))
     return results
+
+
+def note_warnings() -> None:
+    """Show warnings in a report as short notes, not as Python source text.
+
+    A warning in a notebook otherwise prints as ``path:line: CapacityWarning: ...``
+    with the source line, in a red block in the middle of the report. After this
+    call (a notebook makes it once, after its imports) each warning shows as one
+    quoted note that says what to check in the input.
+    """
+    from IPython.display import HTML, display
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        text = html.escape(str(message))
+        display(HTML(f"<blockquote><b>Check the input.</b> {text}</blockquote>"))
+
+    warnings.showwarning = show

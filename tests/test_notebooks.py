@@ -171,6 +171,28 @@ def test_sizing_on_a_cpu_utilisation_export(tmp_path: Path, nab_dir: Path) -> No
     assert results["p99_at_peak_ms"] <= 250.0
 
 
+@pytest.mark.slow
+@pytest.mark.shared
+def test_a_doubtful_input_is_a_note_in_the_report_not_python_text(
+    tmp_path: Path, nab_dir: Path
+) -> None:
+    # The data README: grok_asg_anomaly.csv holds 447 exact zeros (missing data).
+    parameters = {
+        "workload": str(nab_dir / "grok_asg_anomaly.csv"),
+        "metric": "CPUUtilization",
+        "current_instance_type": "t3.large",
+        "current_count": 4,
+        "families": ["t3", "c5"],
+        "sizes": ["large"],
+    }
+
+    result = report.run_notebook("sizing", parameters, output_dir=tmp_path)
+
+    html = result.html_path.read_text(encoding="utf-8")
+    assert "<b>Check the input.</b> grok_asg_anomaly.csv: 447 exact zeros" in html
+    assert "CapacityWarning" not in html and "params.py" not in html
+
+
 def test_sizing_refuses_a_bad_value_before_the_kernel_starts(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match=r"p99_slo_ms=-5.0 must be greater"):
         report.run_notebook("sizing", {"p99_slo_ms": -5.0}, output_dir=tmp_path)
