@@ -17,6 +17,7 @@ import datetime
 import difflib
 import math
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import yaml
 
 from capacity import ingest
 from capacity.catalog import get_instance
-from capacity.errors import IngestError, ParameterError
+from capacity.errors import CapacityWarning, IngestError, ParameterError
 from capacity.workload import Workload, load_default, rescale_to_daily_requests
 
 MODES = ("standard", "unlimited")
@@ -37,6 +38,8 @@ SIZING_GAP_POLICIES = ("interpolate", "hold", "zero")
 INITIAL_CREDITS = ("warmup", "full", "empty")
 # Numeric text YAML 1.1 leaves as a string (1e3, 2.5E+6): read as a float.
 NUMBER_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+MAX_ZONES = 6  # the most availability zones of any AWS region (us-east-1)
+SHORT_SPAN_HOURS = 24.0  # a workload shorter than one day cannot show credit drain
 LARGEST_INT = 10**9  # larger integers are typing slips, not sizing parameters
 # Most requests a day a sizing run takes: ingest.MAX_REQUESTS_PER_S for a whole day.
 MAX_PER_DAY = ingest.MAX_REQUESTS_PER_S * 86400.0
@@ -155,6 +158,11 @@ class SizingParams:
         if not self.min_memory_gib >= 0:
             raise ParameterError(f"min_memory_gib={self.min_memory_gib!r} must be >= 0")
         _require_positive("zones", self.zones)
+        if self.zones > MAX_ZONES:
+            raise ParameterError(
+                f"zones={self.zones} is more availability zones than any AWS region "
+                f"has ({MAX_ZONES}); give the zones the fleet is spread over"
+            )
         _require_fraction("slo_share_frac", self.slo_share_frac, upper_open=False)
         _require_fraction("headroom_frac", self.headroom_frac, upper_open=True)
         _require_fraction("min_balance_frac", self.min_balance_frac, upper_open=True)
@@ -250,6 +258,7 @@ def sizing_workload(params: SizingParams) -> Workload:
         max_gap_s=params.max_gap_s,
         gap_policy=params.gap_policy,
     )
+    _warn_if_short(trace, params.workload)
     cpu_per_request_ms = params.cpu_per_request_ms or DEFAULT_CPU_PER_REQUEST_MS
     if trace.metric == "CPUUtilization":
         return _cpu_workload(trace, params, cpu_per_request_ms)
@@ -270,6 +279,20 @@ def sizing_workload(params: SizingParams) -> Workload:
         cpu_per_request_ms=cpu_per_request_ms,
         requests_per_day=params.requests_per_day,
     )
+
+
+def _warn_if_short(trace: ingest.Trace, path: str) -> None:
+    """Warn when an export is too short to judge CPU credits."""
+    span_hours = len(trace.series) * trace.step_s / 3600.0
+    if span_hours < SHORT_SPAN_HOURS:
+        warnings.warn(
+            f"{path} covers only {span_hours:.1f} h; credit balances fill and drain "
+            f"over a day (the cap is 24 h of earnings), so a standard-mode verdict "
+            f"on less than {SHORT_SPAN_HOURS:g} h is not reliable: give an export of "
+            f"at least a day, better a week",
+            CapacityWarning,
+            stacklevel=3,
+        )
 
 
 def _default_workload(params: SizingParams) -> Workload:

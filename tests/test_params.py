@@ -127,6 +127,33 @@ def test_a_boolean_for_a_number_is_rejected() -> None:
         SizingParams.from_mapping({"zones": True})
 
 
+def test_more_zones_than_any_region_has_are_refused() -> None:
+    # us-east-1, the largest AWS region, has six availability zones.
+    assert SizingParams.from_mapping({"zones": 6}).zones == 6
+    with pytest.raises(ParameterError, match=r"zones=7 is more availability zones"):
+        SizingParams.from_mapping({"zones": 7})
+
+
+def test_an_export_shorter_than_a_day_is_warned_about(tmp_path: Path) -> None:
+    # 8 hours of 5-minute CPU readings: 96 rows, less than one day of credit cycle.
+    rows = [
+        f"2014-04-10 {h:02d}:{m:02d}:00,13.0" for h in range(8) for m in range(0, 60, 5)
+    ]
+    export = tmp_path / "short_cpu.csv"
+    export.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    params = SizingParams.from_mapping(
+        {
+            "workload": str(export),
+            "metric": "CPUUtilization",
+            "current_instance_type": "t3.large",
+            "current_count": 4,
+        }
+    )
+
+    with pytest.warns(CapacityWarning, match=r"covers only 8.0 h; credit balances"):
+        sizing_workload(params)
+
+
 def test_a_fractional_count_is_rejected() -> None:
     with pytest.raises(ParameterError, match=r"max_count=2.5 .* a whole number"):
         SizingParams.from_mapping({"max_count": 2.5})

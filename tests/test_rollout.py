@@ -342,6 +342,7 @@ def test_command_text_says_whether_it_converged() -> None:
         (("--seed", "-1"), r"--seed -1 must be a whole number from 0 to 2\*\*63-1"),
         (("--tasks", "1000000"), r"--tasks 1000000 is above 10,000"),
         (("--hours", "1e6"), r"--hours 1e\+06 is above 168 \(one week\)"),
+        (("--hours", "0.0001"), r"--hours 0.0001 is shorter than a minute"),
         # 10,000 tasks for 3 hours: 1e4 x 10,800 s = 1.08e8 task-seconds > 5e7.
         (("--tasks", "10000", "--batch", "10"), r"is 1.08e\+08 task-seconds, above"),
     ],

@@ -37,6 +37,7 @@ FLAGS = {
 # per task slot and second (8 bytes each), so tasks x seconds sets its size.
 MAX_TASKS = 10_000  # ECS services run up to 5,000 tasks; twice that is the bound
 MAX_HOURS = 168.0  # one week [hours]
+MIN_SECONDS = 60.0  # the shortest horizon simulated: one minute [s]
 MAX_TASK_SECONDS = 5e7  # slots x simulated seconds: 400 MB of draws at most
 MAX_SEED = 2**63 - 1  # largest seed numpy's generator takes as an int64
 
@@ -106,6 +107,11 @@ def _check_size(settings: RolloutSettings) -> None:
         raise ParameterError(
             f"--tasks {settings.tasks} is above {MAX_TASKS:,}; simulate one service "
             "of at most that many tasks"
+        )
+    if settings.hours * 3600 < MIN_SECONDS:
+        raise ParameterError(
+            f"--hours {settings.hours:g} is shorter than a minute; give at "
+            f"least {MIN_SECONDS / 3600:.6f} hours (a deployment takes minutes)"
         )
     if settings.hours > MAX_HOURS:
         raise ParameterError(
