@@ -118,6 +118,7 @@ _SIZING_UNSET_WHEN_FALSY = (
     "current_count",
     "families",
     "sizes",
+    "price_table",
 )
 
 

@@ -517,6 +517,8 @@ def _as_surges(name: str, value: object) -> tuple[Surge, ...]:
 def _as_surge(name: str, value: object) -> Surge:
     if isinstance(value, Surge):
         return value
+    if isinstance(value, str):
+        value = _surge_fields(name, value)
     if not isinstance(value, Mapping):
         raise _type_error(name, value, "a mapping {start, hours, multiplier}")
 
@@ -531,6 +533,17 @@ def _as_surge(name: str, value: object) -> Surge:
         hours=_as_float(f"{name}.hours", value["hours"]),
         multiplier=_as_float(f"{name}.multiplier", value["multiplier"]),
     )
+
+
+def _surge_fields(name: str, text: str) -> dict[str, str]:
+    """``START/HOURS/MULTIPLIER`` (a notebook's or -p's text form) as a mapping."""
+    parts = [part.strip() for part in text.split("/")]
+    if len(parts) != 3:
+        raise ParameterError(
+            f"{name}={text!r} is not START/HOURS/MULTIPLIER; write e.g. "
+            f"'2026-04-03T12:00:00Z/6/3' (6 hours at 3 times the traffic)"
+        )
+    return dict(zip(("start", "hours", "multiplier"), parts, strict=True))
 
 
 _CONVERTERS: dict[str, Any] = {

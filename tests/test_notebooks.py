@@ -193,6 +193,36 @@ def test_a_doubtful_input_is_a_note_in_the_report_not_python_text(
     assert "CapacityWarning" not in html and "params.py" not in html
 
 
+@pytest.mark.slow
+def test_sizing_prices_with_the_planners_table_and_holds_a_surge(
+    tmp_path: Path, root_dir: Path
+) -> None:
+    # A negotiated table: every bundled price doubled, under its own source name.
+    bundled = pd.read_csv(root_dir / "data" / "prices_us-east-1_linux.csv")
+    negotiated = bundled.assign(
+        price_usd_per_h=bundled["price_usd_per_h"] * 2, source="negotiated-2026"
+    )
+    table = tmp_path / "negotiated.csv"
+    negotiated.to_csv(table, index=False)
+    parameters = {
+        "families": ["c5"],
+        "sizes": ["large"],
+        "price_table": str(table),
+        "surges": ["2026-04-03T12:00:00Z/6/1.5"],
+    }
+
+    result = report.run_notebook("sizing", parameters, output_dir=tmp_path)
+
+    # A fixed type has no surplus: cost = count x 730 h x (2 x $0.085), c5.large.
+    count = result.results["recommended_count"]
+    assert result.results["monthly_cost_usd"] == pytest.approx(
+        count * HOURS_PER_MONTH * 0.17, abs=0.005
+    )
+    html = result.html_path.read_text(encoding="utf-8")
+    assert "negotiated-2026" in html
+    assert "6 h at 1.5 x the traffic from 2026-04-03T12:00:00Z" in html
+
+
 def test_sizing_refuses_a_bad_value_before_the_kernel_starts(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match=r"p99_slo_ms=-5.0 must be greater"):
         report.run_notebook("sizing", {"p99_slo_ms": -5.0}, output_dir=tmp_path)

@@ -384,3 +384,11 @@ def test_a_cpu_trace_as_request_workload_names_the_sizing_parameters() -> None:
         IngestError, match=r"sizing parameters current_instance_type and current_count"
     ):
         trace_to_workload(trace)
+
+
+def test_a_surge_can_be_written_as_start_hours_multiplier() -> None:
+    params = SizingParams.from_mapping({"surges": ["2026-04-03T12:00:00Z/6/3"]})
+
+    assert params.surges == (Surge("2026-04-03T12:00:00Z", 6.0, 3.0),)
+    with pytest.raises(ParameterError, match=r"is not START/HOURS/MULTIPLIER"):
+        SizingParams.from_mapping({"surges": ["2026-04-03T12:00:00Z/6"]})
