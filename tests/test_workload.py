@@ -344,8 +344,8 @@ def test_read_workload_csv_round_trip_and_errors(tmp_path: Path) -> None:
         read_workload_csv(tmp_path / "bad.csv")
 
 
-def test_default_workload_matches_its_brief(root_dir: Path) -> None:
-    # The brief: ~100M requests/day (~1,157 req/s), peak about 2x mean, 14 days, 60 s.
+def test_default_workload_matches_its_specification(root_dir: Path) -> None:
+    # The data manifest: ~100M requests/day (~1,157 req/s), peak ~2x mean, 14 d, 60 s.
     w = load_default()
     assert len(w.index) == 14 * 1440
     assert w.step_s == 60.0
