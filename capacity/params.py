@@ -330,6 +330,24 @@ class AmbiguousScalar(str):
     reason: str = ""
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line, where and what, without the quoted source.
+
+    Examples
+    --------
+    >>> try:
+    ...     yaml.safe_load("zones: [3")
+    ... except yaml.YAMLError as error:
+    ...     yaml_problem(error)
+    "line 1, column 10: expected ',' or ']', but got '<stream end>'"
+    """
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if mark is None:
+        return str(problem)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
 def load_params_yaml(text: str) -> dict[str, Any]:
     """Read a YAML parameter file strictly.
 
@@ -358,7 +376,9 @@ def load_params_yaml(text: str) -> dict[str, Any]:
     try:
         document = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
-        raise ParameterError(f"the parameter file is not valid YAML: {error}") from None
+        raise ParameterError(
+            f"the parameter file is not valid YAML ({yaml_problem(error)}); fix it"
+        ) from None
 
     if document is None:
         return {}

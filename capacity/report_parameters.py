@@ -33,6 +33,7 @@ import yaml
 
 from capacity.errors import ParameterError
 from capacity.notebook_checks import NULLABLE_PARAMETERS
+from capacity.params import yaml_problem
 
 SCALAR_TYPES = ("int", "float", "str", "bool")
 LIST_TYPES = ("list[int]", "list[float]", "list[str]")
@@ -420,7 +421,8 @@ def load_parameter_file(path: str | Path) -> dict[str, Any]:
         ) from error
     except yaml.YAMLError as error:
         raise ParameterError(
-            f"parameter file '{path}' is not valid YAML ({error}); fix the file"
+            f"parameter file '{path}' is not valid YAML ({yaml_problem(error)}); "
+            "fix the file"
         ) from error
     if not isinstance(loaded, dict):
         raise ParameterError(

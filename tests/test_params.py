@@ -392,3 +392,12 @@ def test_a_surge_can_be_written_as_start_hours_multiplier() -> None:
     assert params.surges == (Surge("2026-04-03T12:00:00Z", 6.0, 3.0),)
     with pytest.raises(ParameterError, match=r"is not START/HOURS/MULTIPLIER"):
         SizingParams.from_mapping({"surges": ["2026-04-03T12:00:00Z/6"]})
+
+
+def test_invalid_yaml_is_one_line_naming_where() -> None:
+    with pytest.raises(ParameterError) as refused:
+        load_params_yaml("p99_slo_ms: [200\n")
+
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "not valid YAML (line 2, column 1: expected ',' or ']'" in message

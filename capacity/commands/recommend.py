@@ -122,7 +122,10 @@ def read_params(path: str) -> SizingParams:
         )
     if not file.is_file():
         raise ParameterError(f"-f {path}: no such parameter file; check the path")
-    return SizingParams.from_mapping(load_params_yaml(file.read_text()))
+    try:
+        return SizingParams.from_mapping(load_params_yaml(file.read_text()))
+    except ParameterError as error:
+        raise ParameterError(f"-f {path}: {error}") from None
 
 
 def recommend_with_progress(
