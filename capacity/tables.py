@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from capacity.catalog import get_instance
 from capacity.errors import ParameterError
 
 
@@ -338,13 +339,19 @@ def sizing_headline(best: Any) -> str:
     'Run 17 x t3.large in standard mode: $1,032.51 a month ($0.34 per m'
     """
     mode = "" if best["mode"] == "fixed" else f" in {best['mode']} mode"
-    return (
+    answer = (
         f"Run {best['count']} x {best['instance_type']}{mode}: "
         f"{usd(best['monthly_cost_usd'])} a month "
         f"({usd(best['cost_per_million_requests_usd'])} per million requests), "
         f"p99 {best['p99_at_peak_ms']:.1f} ms at the peak; the binding constraint is "
         f"{_reason(best['binding_constraint'])} (with one instance fewer, "
         f"{plain_reason(best['binding_constraint'])})."
+    )
+    if get_instance(best["instance_type"]).arch != "arm64":
+        return answer
+    return answer + (
+        f" {best['instance_type']} is an Arm (Graviton) type: the service must run "
+        "arm64 builds; search x86 families only (t3, c5, m5, ...) if it cannot."
     )
 
 

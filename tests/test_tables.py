@@ -155,6 +155,27 @@ def test_the_sizing_headline_states_the_answer() -> None:
     )
 
 
+def test_an_arm_type_headline_says_the_service_needs_arm64_builds() -> None:
+    # t4g is AWS Graviton (arm64), AWS-CREDITS.md 1.1 / the catalog's arch column.
+    best = {
+        "instance_type": "t4g.medium",
+        "count": 17,
+        "mode": "unlimited",
+        "monthly_cost_usd": 488.79,
+        "cost_per_million_requests_usd": 0.16,
+        "p99_at_peak_ms": 52.0,
+        "binding_constraint": "zone_loss",
+    }
+
+    headline = tables.sizing_headline(best)
+
+    assert headline.startswith("Run 17 x t4g.medium in unlimited mode: $488.79")
+    assert headline.endswith(
+        "t4g.medium is an Arm (Graviton) type: the service must run arm64 builds; "
+        "search x86 families only (t3, c5, m5, ...) if it cannot."
+    )
+
+
 def test_a_fixed_type_headline_names_no_credit_mode() -> None:
     best = {
         "instance_type": "c6i.large",
